@@ -1,0 +1,51 @@
+# flymalloc build.  `make` builds the libraries and the launcher into build/;
+# `make test` runs the whole test suite; `make bench` the benchmarks.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Werror
+LIBFLAGS = -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+           -fno-builtin-malloc -fno-builtin-free -fno-stack-protector -Iinclude -Isrc
+B        = build
+
+SRCS     = $(wildcard src/*.c)
+OBJS     = $(SRCS:src/%.c=$(B)/obj/%.o)
+POBJS    = $(SRCS:src/%.c=$(B)/pobj/%.o)
+TOBJS    = $(SRCS:src/%.c=$(B)/tsan/%.o)
+HDRS     = $(wildcard src/*.h) include/flymalloc.h
+
+.PHONY: all test bench bench-deps clean
+all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
+     $(B)/libflymalloc-tsan.a $(B)/flymalloc
+
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
+$(B)/pobj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LIBFLAGS) -DFLY_PREFIXED_ONLY -c $< -o $@
+$(B)/tsan/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(LIBFLAGS) -DFLY_PREFIXED_ONLY -DFLY_TSAN -fsanitize=thread,undefined -c $< -o $@
+
+$(B)/libflymalloc.so: $(OBJS)
+	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc.so -o $@ $^ -lpthread
+$(B)/libflymalloc.a: $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libflymalloc-prefixed.a: $(POBJS)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libflymalloc-tsan.a: $(TOBJS)
+	rm -f $@ && ar rcs $@ $^
+$(B)/flymalloc: tools/flymalloc.c include/flymalloc.h
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -o $@ $<
+
+test: all
+	bash tests/run.sh
+
+bench: all
+	bash bench/run.sh
+
+bench-deps:
+	apt-get update && apt-get install -y libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 valgrind time
+
+clean:
+	rm -rf $(B)

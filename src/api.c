@@ -1,0 +1,286 @@
+/*
+ * api.c: the C/POSIX/GNU entry points, prefixed (fly_malloc...) and, unless
+ * built with FLY_PREFIXED_ONLY, under their standard names too, together
+ * with every other symbol glibc's malloc.o defines, so a static link never
+ * pulls glibc's allocator in beside this one.
+ *
+ * Dispatch by size: up to 1 KiB the inline fast path (tcache_inline.h); up
+ * to 32 KiB the same through the medium class table; up to 63 MiB a large
+ * block from vmem; beyond, a huge mapping.  free() dispatches on the region
+ * map and page-class byte, so it needs no size.
+ *
+ * Bad input: impossible sizes give NULL with errno ENOMEM; bad alignments
+ * EINVAL; freeing what flymalloc did not hand out aborts with
+ * "flymalloc: FUNC(): invalid pointer 0x...", a detected double free with
+ * "flymalloc: FUNC(): double free 0x...".
+ */
+#include "flymalloc.h"
+#include "init.h"
+#include "depot.h"
+#include "large.h"
+#include "sizeclass.h"
+#include "slab.h"
+#include "stats.h"
+#include "tcache_inline.h"
+#include "vmem.h"
+#include <errno.h>
+#include <string.h>
+
+static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
+{
+    if (size <= FLY_SMALL_MAX) {
+        if (fly_unlikely(!fly_initialized))
+            fly_init();
+        void *p = fly_malloc_small_inline(size, fly_class_of(size));
+        if (p && zero)
+            memset(p, 0, fly_classes[fly_class_of(size)].cl_size);
+        return p;
+    }
+    if (fly_unlikely(!fly_initialized))
+        fly_init();
+    if (size <= FLY_LARGE_MAX)
+        return fly_large_alloc_os(size, FLY_PAGE, zero);
+    return fly_huge_alloc_os(size, FLY_REGION, zero);
+}
+
+FLY_EXPORT void *fly_malloc(size_t size)
+{
+    if (fly_likely(size <= FLY_FAST_MAX))
+        return fly_malloc_small_inline(size, fly_class_table[(size + 15) >> 4]);
+    return malloc_big(size, false);
+}
+
+FLY_EXPORT void fly_free(void *p)
+{
+    fly_free_inline(p, "free");
+}
+
+void fly_free_slow(void *p, const char *fname)
+{
+    if (p == NULL)
+        return;
+    unsigned kind = fly_region_kind(p);
+    if (kind == FLY_REGION_MAP_HUGE) {
+        fly_huge_free_os(p, fname);
+        return;
+    }
+    if (kind != FLY_REGION_MAP_HEAP)
+        fly_panic_ptr(fname, "invalid pointer", p);
+    unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
+    bool page_aligned = ((uintptr_t)p & (FLY_PAGE - 1)) == 0;
+    if (pc >= 1 && pc <= fly_policy.po_nclasses) {
+        if (!fly_slab_valid(p, pc))
+            fly_panic_ptr(fname, "invalid pointer", p);
+        fly_tcache_free_slow(p, pc);
+    } else if (pc == FLY_PC_LARGE && page_aligned) {
+        fly_large_free_os(p);
+    } else {
+        fly_panic_ptr(fname, pc == FLY_PC_FREED_LARGE && page_aligned ? "double free"
+                                                                      : "invalid pointer", p);
+    }
+}
+
+/* Usable size of a block we handed out; panics (naming fname) otherwise. */
+static size_t usable_size(const void *p, const char *fname)
+{
+    unsigned kind = fly_region_kind(p);
+    if (kind == FLY_REGION_MAP_HUGE)
+        return fly_huge_usable(p, fname);
+    if (kind == FLY_REGION_MAP_HEAP) {
+        unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
+        if (pc >= 1 && pc <= fly_policy.po_nclasses && fly_slab_valid(p, pc))
+            return fly_classes[pc].cl_size;
+        if (pc == FLY_PC_LARGE && ((uintptr_t)p & (FLY_PAGE - 1)) == 0)
+            return fly_large_usable(p);
+    }
+    fly_panic_ptr(fname, "invalid pointer", p);
+}
+
+FLY_EXPORT void *fly_calloc(size_t nmemb, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (total <= FLY_FAST_MAX) {
+        void *p = fly_malloc(total);
+        if (p)
+            memset(p, 0, total);
+        return p;
+    }
+    return malloc_big(total, true);
+}
+
+static void *realloc_move(void *p, size_t old, size_t size)
+{
+    void *q = fly_malloc(size);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, FLY_MIN(old, size));
+    fly_free_inline(p, "realloc");
+    return q;
+}
+
+FLY_EXPORT void *fly_realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return fly_malloc(size);
+    if (size == 0) {
+        fly_free_inline(p, "realloc");
+        return NULL;
+    }
+    size_t old = usable_size(p, "realloc");
+    if (fly_region_kind(p) == FLY_REGION_MAP_HUGE) {
+        if (size > FLY_LARGE_MAX)
+            return fly_huge_realloc_os(p, size);
+        return realloc_move(p, old, size);
+    }
+    if (old <= FLY_SMALL_MAX) {
+        if (size <= FLY_SMALL_MAX && fly_class_of(size) == fly_class_of(old))
+            return p;
+        return realloc_move(p, old, size);
+    }
+    if (size > FLY_SMALL_MAX && fly_large_resize_inplace(p, size))
+        return p;
+    return realloc_move(p, old, size);
+}
+
+FLY_EXPORT void *fly_reallocarray(void *p, size_t nmemb, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return fly_realloc(p, total);
+}
+
+/* align: a power of two. */
+static void *aligned_alloc_impl(size_t align, size_t size)
+{
+    if (align <= 16)
+        return fly_malloc(size);
+    if (fly_unlikely(!fly_initialized))
+        fly_init();
+    if (size <= FLY_SMALL_MAX && align <= FLY_SMALL_MAX) {
+        /* Objects sit at multiples of their size in zones aligned to at
+         * least 64 KiB: a class whose size is a multiple of align works. */
+        unsigned c = fly_class_of(FLY_MAX(size, align));
+        while (c <= fly_policy.po_nclasses && fly_classes[c].cl_size % align)
+            c++;
+        if (c <= fly_policy.po_nclasses)
+            return fly_malloc_small_inline(fly_classes[c].cl_size, c);
+    }
+    if (size <= FLY_LARGE_MAX && align <= FLY_REGION / 4)
+        return fly_large_alloc_os(FLY_MAX(size, FLY_SMALL_MAX + 1), align, false);
+    return fly_huge_alloc_os(size, align, false);
+}
+
+static bool power_of_two(size_t x)
+{
+    return x && (x & (x - 1)) == 0;
+}
+
+FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+    if (!power_of_two(alignment) || alignment % sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned_alloc_impl(alignment, size);
+    errno = saved;
+    if (p == NULL)
+        return ENOMEM;
+    *memptr = p;
+    return 0;
+}
+
+FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
+{
+    if (!power_of_two(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_alloc_impl(alignment, size);
+}
+
+FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
+{
+    /* glibc's rules: round a non-power-of-two up; refuse absurd ones. */
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!power_of_two(alignment))
+        alignment = alignment < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(alignment));
+    return aligned_alloc_impl(alignment, size);
+}
+
+FLY_EXPORT void *fly_valloc(size_t size)
+{
+    return aligned_alloc_impl(FLY_PAGE, size);
+}
+
+FLY_EXPORT void *fly_pvalloc(size_t size)
+{
+    if (size > SIZE_MAX - FLY_PAGE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned_alloc_impl(FLY_PAGE, FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE));
+}
+
+FLY_EXPORT size_t fly_malloc_usable_size(void *p)
+{
+    return p ? usable_size(p, "malloc_usable_size") : 0;
+}
+
+FLY_EXPORT void fly_free_sized(void *p, size_t size)
+{
+    (void)size;
+    fly_free_inline(p, "free_sized");
+}
+
+FLY_EXPORT void fly_free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+    (void)alignment;
+    (void)size;
+    fly_free_inline(p, "free_aligned_sized");
+}
+
+FLY_EXPORT int fly_malloc_trim(size_t pad)
+{
+    (void)pad;
+    if (!fly_initialized)
+        return 0;
+    fly_stats_t before, after;
+    fly_stats_get(&before, sizeof(before));
+    fly_tcache_flush();
+    fly_large_flush_thread();
+    fly_depot_reap_os(true);
+    fly_huge_maintain_os(fly_now_ms(), true);
+    fly_vmem_purge_os(&fly_vmem_main, fly_now_ms(), 0, true);
+    fly_stats_get(&after, sizeof(after));
+    return after.st_madvise_bytes + after.st_munmap_bytes >
+           before.st_madvise_bytes + before.st_munmap_bytes;
+}
+
+FLY_EXPORT struct mallinfo2 fly_mallinfo2(void)
+{
+    fly_stats_t st;
+    fly_stats_get(&st, sizeof(st));
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof(mi));
+    mi.arena = st.st_mapped_bytes;
+    mi.uordblks = st.st_live_bytes;
+    mi.fordblks = st.st_dirty_bytes + st.st_cached_bytes;
+    mi.hblkhd = st.st_huge_bytes;
+    mi.hblks = st.st_huge_blocks;
+    mi.usmblks = st.st_peak_bytes;
+    mi.keepcost = st.st_dirty_bytes;
+    return mi;
+}
+
+#ifndef FLY_PREFIXED_ONLY
+#include "api_glibc.h"
+#endif

@@ -1,0 +1,188 @@
+/*
+ * depot.c: the magazine depot, Bonwick's middle layer.
+ *
+ * Per class, under the class lock it shares with the zones: a list of full
+ * magazines and a list of empty ones.  A thread whose two magazines are
+ * both empty trades one for a full magazine; if there is none, the empty
+ * magazine is burst-filled from the zones under the same lock acquisition.
+ * A thread whose two magazines are both full trades one for an empty one.
+ * So a thread visits the depot at most once per magazine's worth of
+ * operations, and moves a whole magazine each time.
+ *
+ * Bounds and aging:
+ *   - the depot holds at most po_depot_bytes of full magazines per class;
+ *     a full magazine beyond that is drained to its zones at once, so a
+ *     burst of frees turns into empty zones, then dirty pages, then (after
+ *     the decay time) pages given back to the OS;
+ *   - sc_full_min tracks the fewest full magazines the depot held during the
+ *     current interval: that many were not needed, and the reap returns them
+ *     to the zones (Bonwick's working-set reap; the interval is
+ *     po_gc_interval_ms, run from the maintenance tick).
+ */
+#include "depot.h"
+#include "meta.h"
+#include "policy.h"
+
+static uint64_t mag_bytes(unsigned c)
+{
+    return (uint64_t)fly_classes[c].cl_mag_cap * fly_classes[c].cl_size;
+}
+
+fly_mag_t *fly_depot_empty_mag_os(unsigned c)
+{
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_lock(&sc->sc_lock);
+    fly_mag_t *m = sc->sc_empty;
+    if (m) {
+        sc->sc_empty = m->m_next;
+        sc->sc_nempty--;
+    }
+    fly_unlock(&sc->sc_lock);
+    if (m == NULL) {
+        uint32_t cap = fly_classes[c].cl_mag_cap;
+        m = fly_meta_alloc_os(sizeof(fly_mag_t) + cap * sizeof(void *));
+        if (m == NULL)
+            return NULL;
+        m->m_cap = cap;
+    }
+    m->m_next = NULL;
+    m->m_rounds = 0;
+    m->m_guard = NULL;
+    return m;
+}
+
+void fly_depot_return_empty(unsigned c, fly_mag_t *m)
+{
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_lock(&sc->sc_lock);
+    while (m) {
+        fly_mag_t *next = m->m_next;
+        m->m_rounds = 0;
+        m->m_next = sc->sc_empty;
+        sc->sc_empty = m;
+        sc->sc_nempty++;
+        m = next;
+    }
+    fly_unlock(&sc->sc_lock);
+}
+
+static fly_mag_t *pop_full_locked(fly_slab_class_t *sc)
+{
+    fly_mag_t *m = sc->sc_full;
+    if (m) {
+        sc->sc_full = m->m_next;
+        sc->sc_nfull--;
+        if (sc->sc_nfull < sc->sc_full_min)
+            sc->sc_full_min = sc->sc_nfull;
+    }
+    return m;
+}
+
+fly_mag_t *fly_depot_refill_os(unsigned c, fly_mag_t *empty, unsigned burst)
+{
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_lock(&sc->sc_lock);
+    fly_mag_t *full = pop_full_locked(sc);
+    if (full) {
+        empty->m_rounds = 0;
+        empty->m_next = sc->sc_empty;
+        sc->sc_empty = empty;
+        sc->sc_nempty++;
+        sc->sc_exchanges++;
+        fly_unlock(&sc->sc_lock);
+        return full;
+    }
+    empty->m_rounds = fly_slab_take_locked(sc, c, empty->m_objs, burst);
+    if (empty->m_rounds)
+        sc->sc_bursts++;
+    fly_unlock(&sc->sc_lock);
+    if (empty->m_rounds == 0)
+        empty->m_rounds = fly_slab_fill_os(c, empty->m_objs, burst);
+    return empty;
+}
+
+fly_mag_t *fly_depot_exchange_full_os(unsigned c, fly_mag_t *full)
+{
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_zone_t *released = NULL;
+    fly_lock(&sc->sc_lock);
+    fly_mag_t *empty = sc->sc_empty;
+    if (empty && (sc->sc_nfull + 1) * mag_bytes(c) <= fly_policy.po_depot_bytes) {
+        sc->sc_empty = empty->m_next;
+        sc->sc_nempty--;
+        empty->m_rounds = 0;
+        full->m_next = sc->sc_full;
+        sc->sc_full = full;
+        sc->sc_nfull++;
+        sc->sc_exchanges++;
+        empty->m_next = NULL;
+        fly_unlock(&sc->sc_lock);
+        return empty;
+    }
+    if (empty == NULL && (sc->sc_nfull + 1) * mag_bytes(c) <= fly_policy.po_depot_bytes) {
+        /* Room in the depot but no spare magazine: make one unlocked. */
+        fly_unlock(&sc->sc_lock);
+        fly_mag_t *fresh = fly_depot_empty_mag_os(c);
+        if (fresh) {
+            fly_lock(&sc->sc_lock);
+            full->m_next = sc->sc_full;
+            sc->sc_full = full;
+            sc->sc_nfull++;
+            sc->sc_exchanges++;
+            fly_unlock(&sc->sc_lock);
+            return fresh;
+        }
+        fly_lock(&sc->sc_lock);
+    }
+    /* At the bound (or out of memory): the rounds go back to their zones. */
+    fly_slab_put_locked(sc, c, full->m_objs, full->m_rounds, &released);
+    full->m_rounds = 0;
+    fly_unlock(&sc->sc_lock);
+    fly_slab_release_os(released);
+    return full;
+}
+
+void fly_depot_drain_mag_os(unsigned c, fly_mag_t *m)
+{
+    if (m->m_rounds) {
+        fly_slab_put_os(c, m->m_objs, m->m_rounds);
+        m->m_rounds = 0;
+    }
+}
+
+void fly_depot_reap_os(bool force)
+{
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        fly_slab_class_t *sc = &fly_slab_classes[c];
+        fly_zone_t *released = NULL;
+        fly_lock(&sc->sc_lock);
+        uint32_t n = force ? sc->sc_nfull : sc->sc_full_min;
+        while (n--) {
+            fly_mag_t *m = pop_full_locked(sc);
+            fly_slab_put_locked(sc, c, m->m_objs, m->m_rounds, &released);
+            m->m_rounds = 0;
+            m->m_next = sc->sc_empty;
+            sc->sc_empty = m;
+            sc->sc_nempty++;
+        }
+        sc->sc_full_min = sc->sc_nfull;
+        fly_unlock(&sc->sc_lock);
+        fly_slab_release_os(released);
+    }
+}
+
+void fly_depot_lock_all(void)
+{
+    for (unsigned c = 1; c <= FLY_MAX_CLASSES; c++)
+        fly_lock(&fly_slab_classes[c].sc_lock);
+}
+
+void fly_depot_unlock_all(bool child)
+{
+    for (unsigned c = 1; c <= FLY_MAX_CLASSES; c++) {
+        if (child)
+            fly_lock_reinit(&fly_slab_classes[c].sc_lock);
+        else
+            fly_unlock(&fly_slab_classes[c].sc_lock);
+    }
+}

@@ -1,0 +1,189 @@
+/*
+ * init.c: initialization, settings, fork and thread-exit glue.
+ *
+ * Initialization is lazy (first allocation) and idempotent, and calls
+ * nothing that allocates before the tables are usable: a recursive malloc
+ * from pthread_atfork or pthread_key_create (glibc may allocate there) finds
+ * the allocator ready.  Settings come from the environment, read once here
+ * by walking environ (getenv-free, no allocation):
+ *
+ *   FLYMALLOC_DECAY_MS      idle time before dirty pages are purged (1000)
+ *   FLYMALLOC_TCACHE_BYTES  per-thread cache budget, suffix k/m/g (1m)
+ *   FLYMALLOC_STATS         1 or text: print statistics to stderr at exit;
+ *                           json: the same as one JSON object
+ *
+ * A malformed or unknown FLYMALLOC_ setting gives one warning and the default.
+ *
+ * fork: the prepare handler takes every allocator lock in the documented
+ * order (lock.h); the parent releases them; the child reinitializes them and
+ * drains the caches of threads that do not exist in it.
+ */
+#include "init.h"
+#include "depot.h"
+#include "large.h"
+#include "meta.h"
+#include "sizeclass.h"
+#include "stats.h"
+#include "tcache.h"
+#include "vmem.h"
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+fly_policy_t fly_policy;
+bool fly_initialized;
+pthread_key_t fly_thread_key;
+static int init_state;            /* 0 none, 1 running, 2 done */
+static int stats_at_exit;
+
+uint64_t fly_decay_ms_setting(void)
+{
+    return __atomic_load_n(&fly_policy.po_decay_ms, __ATOMIC_RELAXED);
+}
+
+/* Parses digits with an optional k/m/g suffix; false if malformed or > max. */
+static bool parse_size(const char *s, uint64_t max, bool suffix, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (suffix && *s) {
+        unsigned shift = *s == 'k' || *s == 'K' ? 10 : *s == 'm' || *s == 'M' ? 20
+                       : *s == 'g' || *s == 'G' ? 30 : 0;
+        if (shift == 0 || v > (max >> shift))
+            return false;
+        v <<= shift;
+        s++;
+    }
+    if (*s != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void warn_setting(const char *entry, const char *why)
+{
+    char msg[200];
+    size_t n = 0, len = strcspn(entry, "=");
+    if (len > 80)
+        len = 80;
+    memcpy(msg, entry, len);
+    n = len;
+    const char *tail = why;
+    size_t tl = strlen(tail);
+    if (tl > sizeof(msg) - n - 1)
+        tl = sizeof(msg) - n - 1;
+    memcpy(msg + n, tail, tl);
+    msg[n + tl] = '\0';
+    fly_warn(msg);
+}
+
+static bool match(const char *entry, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    if (strncmp(entry, name, n) != 0 || entry[n] != '=')
+        return false;
+    *value = entry + n + 1;
+    return true;
+}
+
+void fly_config_parse(char **env, fly_policy_t *po, int *stats_mode)
+{
+    for (char **e = env; e && *e; e++) {
+        const char *v;
+        uint64_t x;
+        if (strncmp(*e, "FLYMALLOC_", 10) != 0)
+            continue;
+        if (match(*e, "FLYMALLOC_DECAY_MS", &v)) {
+            if (parse_size(v, 3600u * 1000 * 24, false, &x))
+                po->po_decay_ms = x;
+            else
+                warn_setting(*e, " is malformed (want milliseconds, 0 to 86400000); using 1000");
+        } else if (match(*e, "FLYMALLOC_TCACHE_BYTES", &v)) {
+            if (parse_size(v, (uint64_t)1 << 30, true, &x))
+                po->po_tcache_bytes = x;
+            else
+                warn_setting(*e, " is malformed (want bytes with k/m/g suffix, up to 1g); using 1m");
+        } else if (match(*e, "FLYMALLOC_STATS", &v)) {
+            if (strcmp(v, "0") == 0)
+                *stats_mode = 0;
+            else if (strcmp(v, "1") == 0 || strcmp(v, "text") == 0)
+                *stats_mode = FLY_STATS_TEXT;
+            else if (strcmp(v, "json") == 0)
+                *stats_mode = FLY_STATS_JSON;
+            else
+                warn_setting(*e, " is malformed (want 0, 1, text or json); using 0");
+        } else {
+            warn_setting(*e, " is not a flymalloc setting; ignored");
+        }
+    }
+}
+
+static void prefork(void)
+{
+    fly_depot_lock_all();
+    fly_huge_lock_all();
+    fly_vmem_lock_all(&fly_vmem_main);
+    fly_meta_lock_all();
+    fly_tcache_lock_all();
+}
+
+static void postfork_parent(void)
+{
+    fly_tcache_unlock_all(false);
+    fly_meta_unlock_all(false);
+    fly_vmem_unlock_all(&fly_vmem_main, false);
+    fly_huge_unlock_all(false);
+    fly_depot_unlock_all(false);
+}
+
+static void postfork_child(void)
+{
+    fly_meta_unlock_all(true);
+    fly_vmem_unlock_all(&fly_vmem_main, true);
+    fly_huge_unlock_all(true);
+    fly_depot_unlock_all(true);
+    fly_tcache_unlock_all(true);
+}
+
+extern char **environ;
+
+void fly_init(void)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&init_state, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
+            sched_yield();
+        return;
+    }
+    fly_policy_t po;
+    fly_policy_defaults(&po);
+    if (sysconf(_SC_PAGESIZE) != (long)FLY_PAGE)
+        fly_warn("the system page size is not 4096; flymalloc's pages stay 4096 bytes");
+    fly_config_parse(environ, &po, &stats_at_exit);
+    fly_policy = po;
+    fly_sizeclass_init(&fly_policy);
+    __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+    /* These may allocate; the allocator is ready for them. */
+    pthread_key_create(&fly_thread_key, fly_tcache_thread_exit);
+    pthread_atfork(prefork, postfork_parent, postfork_child);
+}
+
+__attribute__((constructor(101))) static void fly_init_early(void)
+{
+    if (!fly_initialized)
+        fly_init();
+}
+
+__attribute__((destructor)) static void fly_report_at_exit(void)
+{
+    if (stats_at_exit)
+        fly_stats_print(2, stats_at_exit);
+}

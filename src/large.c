@@ -1,0 +1,143 @@
+/*
+ * large.c: blocks from 32 KiB up to a region's usable size (63 MiB).
+ *
+ * A large block is a span of whole pages from vmem, so pages freed by slab
+ * zones serve large blocks and the other way round (nmalloc sent everything
+ * above 8 KiB straight to mmap and cached none of it).  Its metadata is
+ * vmem's boundary tag (length) and one page-class byte at its first page
+ * (FLY_PC_LARGE while live, FLY_PC_FREED_LARGE after: a second free of the
+ * same address is reported as a double free).
+ *
+ * Blocks of up to FLY_LCACHE_PAGES pages are cached per thread, a few per
+ * size (Bonwick's quantum caches), within po_large_cache_bytes, so a program
+ * that keeps allocating and freeing 40 KiB buffers never takes the arena
+ * lock.  realloc grows a block in place when the pages after it are free
+ * and shrinks it in place by freeing its tail.
+ */
+#include "large.h"
+#include "policy.h"
+#include "stats.h"
+#include "tcache.h"
+#include "vmem.h"
+#include <errno.h>
+#include <string.h>
+
+static uint64_t large_nalloc, large_nlive, large_live;    /* atomic */
+
+static void mark(void *p, uint8_t pc)
+{
+    __atomic_store_n(&fly_region_of(p)->r_pageclass[fly_page_index(p)], pc, __ATOMIC_RELAXED);
+}
+
+static void *lcache_pop(size_t npages)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (npages > FLY_LCACHE_PAGES || tc->tc_state != FLY_TC_LIVE)
+        return NULL;
+    fly_lcache_bin_t *lb = &tc->tc_lcache[npages];
+    if (lb->lb_count == 0)
+        return NULL;
+    tc->tc_lcache_bytes -= npages << FLY_PAGE_SHIFT;
+    return lb->lb_blocks[--lb->lb_count];
+}
+
+static bool lcache_push(void *p, size_t npages)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (npages > FLY_LCACHE_PAGES || tc->tc_state != FLY_TC_LIVE)
+        return false;
+    fly_lcache_bin_t *lb = &tc->tc_lcache[npages];
+    size_t bytes = npages << FLY_PAGE_SHIFT;
+    if (lb->lb_count == FLY_LCACHE_DEPTH ||
+        tc->tc_lcache_bytes + bytes > fly_policy.po_large_cache_bytes)
+        return false;
+    lb->lb_blocks[lb->lb_count++] = p;
+    tc->tc_lcache_bytes += bytes;
+    return true;
+}
+
+void *fly_large_alloc_os(size_t size, size_t align, bool zero)
+{
+    if (size > FLY_LARGE_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t npages = FLY_ALIGN_UP(size, FLY_PAGE) >> FLY_PAGE_SHIFT;
+    size_t apages = align > FLY_PAGE ? align >> FLY_PAGE_SHIFT : 1;
+    bool zeroed = false;
+    void *p = apages == 1 ? lcache_pop(npages) : NULL;
+    if (p == NULL) {
+        p = fly_vmem_alloc_os(&fly_vmem_main, npages, apages, &zeroed);
+        if (p == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    mark(p, FLY_PC_LARGE);
+    __atomic_fetch_add(&large_nalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_nlive, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_live, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
+    fly_stats_note_out((int64_t)(npages << FLY_PAGE_SHIFT));
+    if (zero && !zeroed)
+        memset(p, 0, npages << FLY_PAGE_SHIFT);
+    return p;
+}
+
+void fly_large_free_os(void *p)
+{
+    size_t npages = fly_vmem_span_pages(p);
+    mark(p, FLY_PC_FREED_LARGE);
+    __atomic_fetch_sub(&large_nlive, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&large_live, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
+    fly_stats_note_out(-(int64_t)(npages << FLY_PAGE_SHIFT));
+    if (!lcache_push(p, npages))
+        fly_vmem_free_os(&fly_vmem_main, p, npages);
+}
+
+size_t fly_large_usable(const void *p)
+{
+    return fly_vmem_span_pages(p) << FLY_PAGE_SHIFT;
+}
+
+bool fly_large_resize_inplace(void *p, size_t newsize)
+{
+    if (newsize > FLY_LARGE_MAX)
+        return false;
+    size_t npages = fly_vmem_span_pages(p);
+    size_t newpages = FLY_ALIGN_UP(newsize, FLY_PAGE) >> FLY_PAGE_SHIFT;
+    if (newpages == npages)
+        return true;
+    if (newpages < npages)
+        fly_vmem_shrink(&fly_vmem_main, p, npages, newpages);
+    else if (!fly_vmem_grow(&fly_vmem_main, p, npages, newpages))
+        return false;
+    int64_t delta = ((int64_t)newpages - (int64_t)npages) << FLY_PAGE_SHIFT;
+    __atomic_fetch_add(&large_live, (uint64_t)delta, __ATOMIC_RELAXED);
+    fly_stats_note_out(delta);
+    return true;
+}
+
+void fly_large_flush_thread(void)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (tc->tc_state != FLY_TC_LIVE)
+        return;
+    for (size_t n = 1; n <= FLY_LCACHE_PAGES; n++) {
+        fly_lcache_bin_t *lb = &tc->tc_lcache[n];
+        while (lb->lb_count)
+            fly_vmem_free_os(&fly_vmem_main, lb->lb_blocks[--lb->lb_count], n);
+    }
+    tc->tc_lcache_bytes = 0;
+}
+
+void fly_large_maintain_os(uint64_t now)
+{
+    fly_huge_maintain_os(now, false);
+}
+
+void fly_large_counts(uint64_t *nalloc, uint64_t *nlive, uint64_t *live_bytes)
+{
+    *nalloc = __atomic_load_n(&large_nalloc, __ATOMIC_RELAXED);
+    *nlive = __atomic_load_n(&large_nlive, __ATOMIC_RELAXED);
+    *live_bytes = __atomic_load_n(&large_live, __ATOMIC_RELAXED);
+}

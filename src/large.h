@@ -1,0 +1,34 @@
+/*
+ * large.h: blocks above the small classes (large.c: page multiples carved
+ * from vmem; huge.c: blocks bigger than a region, in their own mappings).
+ */
+#ifndef FLY_LARGE_H
+#define FLY_LARGE_H
+
+#include "common.h"
+#include "region.h"
+
+#define FLY_LARGE_MAX (((size_t)FLY_REGION_PAGES - FLY_REGION_HEADER_PAGES) << FLY_PAGE_SHIFT)
+
+void *fly_large_alloc_os(size_t size, size_t align, bool zero);
+/* p's page is a large head (FLY_PC_LARGE) and p is page aligned. */
+void fly_large_free_os(void *p);
+size_t fly_large_usable(const void *p);
+/* Resizes in place (shrink, or grow into free pages after it). */
+bool fly_large_resize_inplace(void *p, size_t newsize);
+void fly_large_flush_thread(void);
+void fly_large_maintain_os(uint64_t now);
+void fly_large_counts(uint64_t *nalloc, uint64_t *nlive, uint64_t *live_bytes);
+
+void *fly_huge_alloc_os(size_t size, size_t align, bool zero);
+/* p is in a huge mapping (region map says so); panics on misuse. */
+void fly_huge_free_os(void *p, const char *fname);
+size_t fly_huge_usable(const void *p, const char *fname);
+void *fly_huge_realloc_os(void *p, size_t newsize);
+void fly_huge_maintain_os(uint64_t now, bool force);
+void fly_huge_counts(uint64_t *nalloc, uint64_t *nlive, uint64_t *live_bytes,
+                     uint64_t *cached_bytes);
+void fly_huge_lock_all(void);
+void fly_huge_unlock_all(bool child);
+
+#endif

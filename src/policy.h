@@ -1,0 +1,34 @@
+/*
+ * policy.h: every tunable of the slab and magazine layers, in one place.
+ *
+ * A policy is a parameter vector over the one engine (DESIGN, meta-allocator):
+ * the class set, magazine sizing, burst size, depot bounds and decay.  The
+ * active policy is fixed at initialization (environment, later a profile);
+ * the numbers each thread's fast path needs are copied into its cache when
+ * the cache is made, so the fast path's code never changes with the policy.
+ */
+#ifndef FLY_POLICY_H
+#define FLY_POLICY_H
+
+#include "common.h"
+
+#define FLY_MAX_CLASSES 40
+
+typedef struct fly_policy {
+    uint32_t po_nclasses;                 /* classes 1..po_nclasses */
+    uint32_t po_class_size[FLY_MAX_CLASSES + 1];
+    uint64_t po_tcache_bytes;             /* per-thread cache budget */
+    uint32_t po_mag_max_rounds;           /* cap on magazine capacity */
+    uint32_t po_burst_div;                /* a slab burst fills cap/div rounds */
+    uint64_t po_depot_bytes;              /* per class; beyond it, back to zones */
+    uint64_t po_decay_ms;                 /* idle time before purging dirty pages */
+    uint32_t po_tick_events;              /* mallocs between maintenance ticks */
+    uint64_t po_gc_interval_ms;           /* thread-cache and depot aging period */
+    uint64_t po_large_cache_bytes;        /* per-thread cache of small large blocks */
+    uint64_t po_huge_cache_bytes;         /* cached huge mappings */
+} fly_policy_t;
+
+extern fly_policy_t fly_policy;
+void fly_policy_defaults(fly_policy_t *po);
+
+#endif

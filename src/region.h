@@ -1,0 +1,113 @@
+/*
+ * region.h: the 64 MiB regions and their out-of-line metadata.
+ *
+ * Every address flymalloc hands out lies in a region: a FLY_REGION-sized,
+ * FLY_REGION-aligned mapping whose first FLY_REGION_HEADER bytes hold all the
+ * metadata for the rest.  Nothing the allocator needs lives in pages given to
+ * the program, so a purged (cold) span holds no state and reusing it touches
+ * no header in it.  From any pointer:
+ *
+ *   fly_region_map[p >> FLY_REGION_SHIFT]   says whether p is ours (1: a
+ *                                           region, 2: a huge mapping's
+ *                                           first 64 MiB);
+ *   p & ~(FLY_REGION - 1)                   is the region header;
+ *   r_pageclass[page]                       is the size class of the zone
+ *                                           page (1..), FLY_PC_LARGE for the
+ *                                           first page of a large block, 0
+ *                                           for anything else.
+ *
+ * Per page, r_span[] holds vmem's boundary tags (valid at the first and last
+ * page of every span, free or used); per 64 KiB slot, r_zone[] holds the
+ * descriptor of the zone that starts there.  The header is mapped with the
+ * region and only the parts in use are ever touched.
+ */
+#ifndef FLY_REGION_H
+#define FLY_REGION_H
+
+#include "common.h"
+
+#define FLY_PC_NONE         0
+#define FLY_PC_FREED_LARGE  254   /* was a large block's head, now free */
+#define FLY_PC_LARGE        255
+
+#define FLY_REGION_MAP_NONE 0
+#define FLY_REGION_MAP_HEAP 1
+#define FLY_REGION_MAP_HUGE 2
+
+/* Span states kept in the boundary tags. */
+#define FLY_SPAN_USED   0
+#define FLY_SPAN_DIRTY  1   /* free, resident */
+#define FLY_SPAN_COLD   2   /* free, returned to the OS (reads as zero) */
+#define FLY_SPAN_BUSY   3   /* free but being purged, outside any set */
+
+/* vmem's free sets: one bitmap of span heads per state and size bin. */
+#define FLY_VMEM_NSETS   2                        /* dirty, cold */
+#define FLY_VMEM_NBINS   15                       /* floor(log2(npages)), 1..16384 */
+#define FLY_VMEM_WORDS   (FLY_REGION_PAGES / 64)  /* 256 */
+#define FLY_VMEM_SUMMARY (FLY_VMEM_WORDS / 64)    /* 4 */
+
+typedef struct fly_span {
+    uint32_t sp_npages;     /* span length, at head and tail */
+    uint8_t  sp_state;      /* FLY_SPAN_* */
+    uint8_t  sp_zeroed;     /* used span: its pages were cold, so read as zero */
+    uint16_t sp_pad;
+    uint64_t sp_freed_at;   /* dirty span head: when it was freed (ms) */
+} fly_span_t;
+
+/* A slab zone's descriptor.  Guarded by its class lock. */
+#define FLY_ZONE_MAX_OBJS 4096
+typedef struct fly_zone {
+    struct fly_zone *z_next, *z_prev;   /* class's list of partial zones */
+    uint16_t z_class;
+    uint16_t z_nobjs;
+    uint16_t z_nfree;
+    uint16_t z_hint;                    /* first freemap word that may be nonzero */
+    uint64_t z_freemap[FLY_ZONE_MAX_OBJS / 64];  /* 1 = free object */
+} fly_zone_t;
+
+typedef struct fly_region {
+    uint8_t  r_pageclass[FLY_REGION_PAGES];      /* read by free(): first */
+    struct fly_vmem *r_arena;
+    uint32_t r_first_page;                       /* first page after the header */
+    uint32_t r_nonempty[FLY_VMEM_NSETS];         /* bins holding a free head */
+    uint64_t r_summary[FLY_VMEM_NSETS][FLY_VMEM_NBINS][FLY_VMEM_SUMMARY];
+    uint64_t r_heads[FLY_VMEM_NSETS][FLY_VMEM_NBINS][FLY_VMEM_WORDS];
+    fly_span_t r_span[FLY_REGION_PAGES];
+    fly_zone_t r_zone[FLY_REGION_SLOTS];
+} fly_region_t;
+
+#define FLY_REGION_HEADER ((size_t)1 << 20)
+#define FLY_REGION_HEADER_PAGES (FLY_REGION_HEADER >> FLY_PAGE_SHIFT)
+_Static_assert(sizeof(fly_region_t) <= FLY_REGION_HEADER, "region header too big");
+
+extern uint8_t fly_region_map[FLY_REGION_MAP_LEN];
+
+FLY_INLINE unsigned fly_region_kind(const void *p)
+{
+    uintptr_t i = (uintptr_t)p >> FLY_REGION_SHIFT;
+    if (fly_unlikely(i >= FLY_REGION_MAP_LEN))
+        return FLY_REGION_MAP_NONE;
+    return fly_region_map[i];
+}
+
+FLY_INLINE fly_region_t *fly_region_of(const void *p)
+{
+    return (fly_region_t *)((uintptr_t)p & ~(FLY_REGION - 1));
+}
+
+FLY_INLINE uint32_t fly_page_index(const void *p)
+{
+    return (uint32_t)(((uintptr_t)p >> FLY_PAGE_SHIFT) & (FLY_REGION_PAGES - 1));
+}
+
+FLY_INLINE void *fly_page_addr(fly_region_t *r, uint32_t page)
+{
+    return (char *)r + ((size_t)page << FLY_PAGE_SHIFT);
+}
+
+FLY_INLINE fly_zone_t *fly_zone_slot(fly_region_t *r, const void *zone_base)
+{
+    return &r->r_zone[((uintptr_t)zone_base & (FLY_REGION - 1)) >> FLY_ZONE_MIN_SHIFT];
+}
+
+#endif

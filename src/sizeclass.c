@@ -1,0 +1,65 @@
+/*
+ * sizeclass.c: builds the class tables from the policy.
+ *
+ * Zone size per class: the smallest power of two of at least 64 KiB that
+ * holds 8 objects with at most 1/8 of it wasted, so large classes do not
+ * churn zones and rounding waste stays small.  Magazine capacity is inverse
+ * to object size: a per-thread budget split evenly over the classes' two
+ * magazines, clamped to [1, po_mag_max_rounds].
+ */
+#include "sizeclass.h"
+#include "region.h"
+
+uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
+uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
+fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
+
+void fly_policy_defaults(fly_policy_t *po)
+{
+    uint32_t n = 0;
+    for (uint32_t s = 16; s <= 128; s += 16)
+        po->po_class_size[++n] = s;
+    for (uint32_t base = 128; base < FLY_SMALL_MAX; base *= 2)
+        for (uint32_t i = 1; i <= 4; i++)
+            po->po_class_size[++n] = base + i * (base / 4);
+    po->po_nclasses = n;
+    po->po_tcache_bytes = 1u << 20;
+    po->po_mag_max_rounds = 256;
+    po->po_burst_div = 1;
+    po->po_depot_bytes = 1u << 20;
+    po->po_decay_ms = 1000;
+    po->po_tick_events = 1024;
+    po->po_gc_interval_ms = 1000;
+    po->po_large_cache_bytes = 1u << 20;
+    po->po_huge_cache_bytes = 256u << 20;
+}
+
+static unsigned smallest_class(const fly_policy_t *po, size_t size)
+{
+    unsigned c = 1;
+    while (po->po_class_size[c] < size)
+        c++;
+    return c;
+}
+
+void fly_sizeclass_init(const fly_policy_t *po)
+{
+    uint64_t mag_bytes = po->po_tcache_bytes / (2 * po->po_nclasses);
+    for (uint32_t c = 1; c <= po->po_nclasses; c++) {
+        fly_class_t *cl = &fly_classes[c];
+        uint32_t size = po->po_class_size[c];
+        uint32_t zone = FLY_ZONE_MIN;
+        while (zone / size < 8 || (zone % size) * 8 > zone)
+            zone *= 2;
+        cl->cl_size = size;
+        cl->cl_zone_size = zone;
+        cl->cl_nobjs = FLY_MIN(zone / size, FLY_ZONE_MAX_OBJS);
+        cl->cl_magic = ((uint64_t)1 << 40) / size + 1;
+        uint64_t cap = mag_bytes / size;
+        cl->cl_mag_cap = (uint32_t)FLY_MAX(1, FLY_MIN(cap, po->po_mag_max_rounds));
+    }
+    for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
+        fly_class_table[i] = (uint8_t)smallest_class(po, i * 16);
+    for (size_t i = 0; i <= FLY_SMALL_MAX / 128; i++)
+        fly_class_table_medium[i] = (uint8_t)smallest_class(po, i * 128);
+}

@@ -1,0 +1,47 @@
+/*
+ * sizeclass.h: size to class, and each class's geometry.
+ *
+ * Classes are 16-byte steps up to 128 bytes, then four per doubling up to
+ * 32 KiB (jemalloc's spacing: at most 25 % internal waste, 40 classes).
+ * Class 0 means "not a small object".  Sizes up to FLY_FAST_MAX map through
+ * one table load at 16-byte granularity, larger small sizes through a second
+ * table at 128-byte granularity.
+ */
+#ifndef FLY_SIZECLASS_H
+#define FLY_SIZECLASS_H
+
+#include "common.h"
+#include "policy.h"
+
+#define FLY_FAST_MAX   1024
+#define FLY_SMALL_MAX  32768
+
+typedef struct fly_class {
+    uint32_t cl_size;
+    uint32_t cl_zone_size;       /* power of two, >= FLY_ZONE_MIN */
+    uint32_t cl_nobjs;           /* objects per zone */
+    uint32_t cl_mag_cap;         /* magazine capacity (rounds) */
+    uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
+} fly_class_t;
+
+extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
+extern uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
+extern fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
+
+/* Sizes up to FLY_SMALL_MAX; classes above FLY_FAST_MAX are multiples of 128. */
+FLY_INLINE unsigned fly_class_of(size_t size)
+{
+    if (size <= FLY_FAST_MAX)
+        return fly_class_table[(size + 15) >> 4];
+    return fly_class_table_medium[(size + 127) >> 7];
+}
+
+/* Index of the object at offset off of its zone. */
+FLY_INLINE uint32_t fly_class_index(const fly_class_t *cl, uint64_t off)
+{
+    return (uint32_t)((off * cl->cl_magic) >> 40);
+}
+
+void fly_sizeclass_init(const fly_policy_t *po);
+
+#endif

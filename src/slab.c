@@ -1,0 +1,209 @@
+/*
+ * slab.c: slab zones, runs of pages carved into objects of one size class.
+ *
+ * A zone's descriptor is out of line, in its region header (r_zone[] slot of
+ * the zone's first 64 KiB), and tracks free objects with a bitmap: nothing
+ * is written into the objects, so a zone's pages are touched only by the
+ * program, and a second free of an object is caught when the bitmap says it
+ * is already free (double frees of small objects are detected here, when a
+ * magazine is drained to its zone).
+ *
+ * Zones never hold a lock across a system call (nmalloc held its zone
+ * magazine lock across zone allocation and bzero): a fill that runs out of
+ * partial zones drops the class lock, takes pages from vmem (which may map
+ * memory), initializes the descriptor and page-class bytes with no lock held,
+ * then relocks and publishes the zone.  A zone that becomes empty is
+ * unlinked under the lock and handed back to vmem after unlocking, as dirty
+ * pages: no madvise here; vmem purges it only after it stays idle.
+ *
+ * Burst-freeing zones (nmalloc freed several at once) is not done: vmem
+ * keeps released zones dirty and a new zone is then a bitmap search away,
+ * so holding empty zones back bought nothing in the benchmarks while it kept
+ * memory resident (see docs/design.md).
+ *
+ * Partial zones form one list per class; a zone that gains a free object is
+ * pushed at the head, so fills reuse recently freed, cache-warm objects and
+ * zones that only lose objects drain and empty.
+ */
+#include "slab.h"
+#include "stats.h"
+#include "vmem.h"
+#include <string.h>
+
+fly_slab_class_t fly_slab_classes[FLY_MAX_CLASSES + 1];
+
+static void *zone_base(fly_zone_t *z)
+{
+    fly_region_t *r = fly_region_of(z);
+    return (char *)r + ((size_t)(z - r->r_zone) << FLY_ZONE_MIN_SHIFT);
+}
+
+static void partial_push(fly_slab_class_t *sc, fly_zone_t *z)
+{
+    z->z_prev = NULL;
+    z->z_next = sc->sc_partial;
+    if (sc->sc_partial)
+        sc->sc_partial->z_prev = z;
+    sc->sc_partial = z;
+}
+
+static void partial_unlink(fly_slab_class_t *sc, fly_zone_t *z)
+{
+    if (z->z_prev)
+        z->z_prev->z_next = z->z_next;
+    else
+        sc->sc_partial = z->z_next;
+    if (z->z_next)
+        z->z_next->z_prev = z->z_prev;
+    z->z_next = z->z_prev = NULL;
+}
+
+/* Maps a fresh zone for class c and initializes it; no lock held. */
+static fly_zone_t *zone_create_os(unsigned c)
+{
+    const fly_class_t *cl = &fly_classes[c];
+    size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
+    bool zeroed;
+    void *base = fly_vmem_alloc_os(&fly_vmem_main, pages, pages, &zeroed);
+    if (base == NULL)
+        return NULL;
+    fly_region_t *r = fly_region_of(base);
+    fly_zone_t *z = fly_zone_slot(r, base);
+    z->z_next = z->z_prev = NULL;
+    z->z_class = (uint16_t)c;
+    z->z_nobjs = (uint16_t)cl->cl_nobjs;
+    z->z_nfree = (uint16_t)cl->cl_nobjs;
+    z->z_hint = 0;
+    uint32_t full_words = cl->cl_nobjs / 64, rest = cl->cl_nobjs % 64;
+    memset(z->z_freemap, 0xff, full_words * sizeof(uint64_t));
+    memset(z->z_freemap + full_words, 0,
+           (FLY_ZONE_MAX_OBJS / 64 - full_words) * sizeof(uint64_t));
+    if (rest)
+        z->z_freemap[full_words] = (1ull << rest) - 1;
+    memset(&r->r_pageclass[fly_page_index(base)], (int)c, pages);
+    return z;
+}
+
+void fly_slab_release_os(fly_zone_t *empty)
+{
+    while (empty) {
+        fly_zone_t *next = empty->z_next;
+        void *base = zone_base(empty);
+        const fly_class_t *cl = &fly_classes[empty->z_class];
+        size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
+        memset(&fly_region_of(base)->r_pageclass[fly_page_index(base)], FLY_PC_NONE, pages);
+        fly_vmem_free_os(&fly_vmem_main, base, pages);
+        empty = next;
+    }
+}
+
+unsigned fly_slab_take_locked(fly_slab_class_t *sc, unsigned c, void **dst, unsigned want)
+{
+    const uint32_t size = fly_classes[c].cl_size;
+    unsigned got = 0;
+    while (got < want && sc->sc_partial) {
+        fly_zone_t *z = sc->sc_partial;
+        char *base = zone_base(z);
+        uint32_t w = z->z_hint;
+        while (got < want && z->z_nfree) {
+            uint64_t bits = z->z_freemap[w];
+            if (bits == 0) {
+                w++;
+                continue;
+            }
+            do {
+                unsigned bit = (unsigned)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                dst[got++] = base + (size_t)(w * 64 + bit) * size;
+                z->z_nfree--;
+            } while (bits && got < want);
+            z->z_freemap[w] = bits;
+        }
+        z->z_hint = (uint16_t)w;
+        if (z->z_nfree == 0)
+            partial_unlink(sc, z);
+    }
+    sc->sc_objs_out += got;
+    fly_stats_note_out((int64_t)got * size);
+    return got;
+}
+
+unsigned fly_slab_fill_os(unsigned c, void **dst, unsigned want)
+{
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_lock(&sc->sc_lock);
+    unsigned got = fly_slab_take_locked(sc, c, dst, want);
+    while (got < want) {
+        fly_unlock(&sc->sc_lock);
+        fly_zone_t *z = zone_create_os(c);
+        fly_lock(&sc->sc_lock);
+        if (z == NULL)
+            break;
+        sc->sc_nzones++;
+        sc->sc_zone_creates++;
+        partial_push(sc, z);
+        got += fly_slab_take_locked(sc, c, dst + got, want - got);
+    }
+    sc->sc_bursts++;
+    fly_unlock(&sc->sc_lock);
+    return got;
+}
+
+static const char *bad_free_reason(const void *p, unsigned c, fly_zone_t **zp, uint32_t *idxp)
+{
+    const fly_class_t *cl = &fly_classes[c];
+    uintptr_t base = (uintptr_t)p & ~((uintptr_t)cl->cl_zone_size - 1);
+    uint64_t off = (uintptr_t)p - base;
+    uint32_t idx = fly_class_index(cl, off);
+    fly_zone_t *z = fly_zone_slot(fly_region_of(p), (void *)base);
+    if ((uint64_t)idx * cl->cl_size != off || idx >= cl->cl_nobjs || z->z_class != c)
+        return "invalid pointer";
+    *zp = z;
+    *idxp = idx;
+    return NULL;
+}
+
+bool fly_slab_valid(const void *p, unsigned c)
+{
+    fly_zone_t *z;
+    uint32_t idx;
+    return bad_free_reason(p, c, &z, &idx) == NULL;
+}
+
+void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, unsigned n,
+                         fly_zone_t **empty)
+{
+    for (unsigned i = 0; i < n; i++) {
+        fly_zone_t *z;
+        uint32_t idx;
+        const char *bad = bad_free_reason(objs[i], c, &z, &idx);
+        if (bad == NULL && (z->z_freemap[idx / 64] >> (idx % 64)) & 1)
+            bad = "double free";
+        if (bad)
+            fly_panic_ptr("free", bad, objs[i]);
+        z->z_freemap[idx / 64] |= 1ull << (idx % 64);
+        if (idx / 64 < z->z_hint)
+            z->z_hint = (uint16_t)(idx / 64);
+        if (++z->z_nfree == 1)
+            partial_push(sc, z);
+        if (z->z_nfree == z->z_nobjs) {
+            partial_unlink(sc, z);
+            sc->sc_nzones--;
+            sc->sc_zone_releases++;
+            z->z_next = *empty;
+            *empty = z;
+        }
+    }
+    sc->sc_objs_out -= n;
+    fly_stats_note_out(-(int64_t)n * fly_classes[c].cl_size);
+}
+
+void fly_slab_put_os(unsigned c, void *const *objs, unsigned n)
+{
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_zone_t *empty = NULL;
+    fly_lock(&sc->sc_lock);
+    fly_slab_put_locked(sc, c, objs, n, &empty);
+    fly_unlock(&sc->sc_lock);
+    fly_slab_release_os(empty);
+}

@@ -1,0 +1,334 @@
+/*
+ * tcache.c: per-thread magazine caches, the layer that makes malloc cheap.
+ *
+ * 1. Sizing.  Magazine capacity is inverse to object size (sizeclass.c): a
+ *    thread may cache up to po_tcache_bytes in all, split evenly across the
+ *    classes' two magazines, so 16-byte objects get 256 rounds and 4 KiB
+ *    objects only a few; a thread cannot tie up megabytes of big objects.
+ * 2. Burst fill.  A miss with both magazines empty trades with the depot or
+ *    fills a whole magazine from the zones under one lock (depot.c).
+ * 3. Aging.  Every po_tick_events mallocs the thread runs a maintenance tick
+ *    (an event counter, not a clock read, on the fast path).  When
+ *    po_gc_interval_ms has passed, each bin that saw no slow-path visit
+ *    since the last pass gives its previous magazine and half its loaded
+ *    rounds back to the zones, so a class the thread stopped using drains in
+ *    a few intervals; the tick also runs the depot reap and vmem's purge
+ *    when they are due.  No background thread is involved.
+ * 4. Frees from other threads need no atomics: an object simply enters the
+ *    freeing thread's magazine (zones are shared, so no owner is needed).
+ * 5. Thread exit (pthread key destructor) drains the cache to the zones and
+ *    leaves the thread on fly_tcache_dead, which serves any later request
+ *    straight from the zones.
+ *
+ * Registry: every live cache is on one list (for statistics and fork) under
+ * tc_registry_lock; caches of exited threads are kept on a free list for reuse.
+ */
+#include "tcache.h"
+#include "depot.h"
+#include "large.h"
+#include "meta.h"
+#include "policy.h"
+#include "vmem.h"
+#include <pthread.h>
+#include <string.h>
+
+__thread fly_tcache_t *fly_tc __attribute__((tls_model("initial-exec"))) = &fly_tcache_empty;
+fly_tcache_t fly_tcache_empty = { .tc_state = FLY_TC_EMPTY };
+fly_tcache_t fly_tcache_dead = { .tc_state = FLY_TC_DEAD };
+
+static fly_lock_t tc_registry_lock = FLY_LOCK_INITIALIZER;
+static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock */
+static uint64_t tc_retired_nmalloc;              /* guarded by tc_registry_lock */
+static uint64_t tc_uncached_nmalloc;             /* atomic */
+static uint64_t tc_next_reap;                    /* atomic, ms */
+extern pthread_key_t fly_thread_key;
+static void tcache_gc_os(fly_tcache_t *tc);
+
+static void registry_insert(fly_tcache_t *tc)
+{
+    tc->tc_prev = NULL;
+    tc->tc_next = tc_live;
+    if (tc_live)
+        tc_live->tc_prev = tc;
+    tc_live = tc;
+}
+
+static void registry_remove(fly_tcache_t *tc)
+{
+    if (tc->tc_prev)
+        tc->tc_prev->tc_next = tc->tc_next;
+    else
+        tc_live = tc->tc_next;
+    if (tc->tc_next)
+        tc->tc_next->tc_prev = tc->tc_prev;
+}
+
+static fly_tcache_t *tcache_create_os(void)
+{
+    fly_lock(&tc_registry_lock);
+    fly_tcache_t *tc = tc_free;
+    if (tc)
+        tc_free = tc->tc_next;
+    fly_unlock(&tc_registry_lock);
+    if (tc == NULL) {
+        tc = fly_meta_alloc_os(sizeof(*tc));
+        if (tc == NULL)
+            return NULL;
+    }
+    memset(tc, 0, sizeof(*tc));
+    tc->tc_state = FLY_TC_LIVE;
+    tc->tc_ticks = tc->tc_reload = fly_policy.po_tick_events;
+    tc->tc_next_gc = fly_now_ms() + fly_policy.po_gc_interval_ms;
+    fly_lock(&tc_registry_lock);
+    registry_insert(tc);
+    fly_unlock(&tc_registry_lock);
+    /* Publish before pthread_setspecific, which may itself call malloc. */
+    fly_tc = tc;
+    pthread_setspecific(fly_thread_key, tc);
+    return tc;
+}
+
+/* First use of class c in this thread: get its two magazines. */
+static bool bin_setup_os(fly_tcbin_t *b, unsigned c)
+{
+    fly_mag_t *loaded = fly_depot_empty_mag_os(c);
+    fly_mag_t *prev = loaded ? fly_depot_empty_mag_os(c) : NULL;
+    if (prev == NULL) {
+        if (loaded)
+            fly_depot_return_empty(c, loaded);
+        return false;
+    }
+    const fly_class_t *cl = &fly_classes[c];
+    b->tb_loaded = loaded;
+    b->tb_prev = prev;
+    b->tb_objs = loaded->m_objs;
+    b->tb_rounds = 0;
+    b->tb_magic = cl->cl_magic;
+    b->tb_size = cl->cl_size;
+    b->tb_zmask = cl->cl_zone_size - 1;
+    b->tb_nobjs = cl->cl_nobjs;
+    b->tb_cap = loaded->m_cap;
+    return true;
+}
+
+static void swap_mags(fly_tcbin_t *b)
+{
+    fly_mag_t *t = b->tb_loaded;
+    t->m_rounds = b->tb_rounds;
+    b->tb_loaded = b->tb_prev;
+    b->tb_prev = t;
+    b->tb_objs = b->tb_loaded->m_objs;
+    b->tb_rounds = b->tb_loaded->m_rounds;
+}
+
+static void *uncached_malloc_os(unsigned c)
+{
+    void *p;
+    __atomic_fetch_add(&tc_uncached_nmalloc, 1, __ATOMIC_RELAXED);
+    return fly_slab_fill_os(c, &p, 1) ? p : NULL;
+}
+
+/* Returns the thread's cache with bin c ready, or NULL to go uncached. */
+static fly_tcache_t *tcache_for_os(unsigned c)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (fly_unlikely(tc->tc_state != FLY_TC_LIVE)) {
+        if (tc->tc_state == FLY_TC_DEAD || (tc = tcache_create_os()) == NULL)
+            return NULL;
+    }
+    fly_tcbin_t *b = &tc->tc_bins[c];
+    if (fly_unlikely(b->tb_cap == 0) && !bin_setup_os(b, c))
+        return NULL;
+    b->tb_activity++;
+    return tc;
+}
+
+void *fly_tcache_malloc_slow(size_t size, unsigned c)
+{
+    (void)size;
+    fly_tcache_t *tc = tcache_for_os(c);
+    if (tc == NULL)
+        return uncached_malloc_os(c);
+    if (tc->tc_ticks <= 0)
+        fly_tcache_tick(tc);
+    tc->tc_ticks--;
+    fly_tcbin_t *b = &tc->tc_bins[c];
+    if (b->tb_rounds == 0) {
+        if (b->tb_prev->m_rounds)
+            swap_mags(b);
+        else {
+            fly_mag_t *empty = b->tb_loaded;
+            unsigned burst = FLY_MAX(1u, b->tb_cap / fly_policy.po_burst_div);
+            b->tb_loaded = fly_depot_refill_os(c, empty, burst);
+            b->tb_objs = b->tb_loaded->m_objs;
+            b->tb_rounds = b->tb_loaded->m_rounds;
+            if (b->tb_rounds == 0)
+                return NULL;
+        }
+    }
+    return b->tb_objs[--b->tb_rounds];
+}
+
+void fly_tcache_free_slow(void *p, unsigned c)
+{
+    fly_tcache_t *tc = tcache_for_os(c);
+    if (tc == NULL) {
+        fly_slab_put_os(c, &p, 1);
+        return;
+    }
+    fly_tcbin_t *b = &tc->tc_bins[c];
+    if (b->tb_rounds && b->tb_objs[b->tb_rounds - 1] == p)
+        fly_panic_ptr("free", "double free", p);
+    if (b->tb_rounds == b->tb_cap) {
+        if (b->tb_prev->m_rounds == 0)
+            swap_mags(b);
+        else {
+            b->tb_prev = fly_depot_exchange_full_os(c, b->tb_prev);
+            swap_mags(b);
+        }
+    }
+    b->tb_objs[b->tb_rounds++] = p;
+}
+
+/* Gives back everything bin c caches; keeps its (now empty) magazines. */
+static void bin_flush_os(fly_tcbin_t *b, unsigned c)
+{
+    b->tb_loaded->m_rounds = b->tb_rounds;
+    fly_depot_drain_mag_os(c, b->tb_loaded);
+    fly_depot_drain_mag_os(c, b->tb_prev);
+    b->tb_rounds = 0;
+}
+
+void fly_tcache_flush(void)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (tc->tc_state != FLY_TC_LIVE)
+        return;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
+        if (tc->tc_bins[c].tb_cap)
+            bin_flush_os(&tc->tc_bins[c], c);
+}
+
+/* Aging of one thread's cache: idle bins shed their rounds. */
+static void tcache_gc_os(fly_tcache_t *tc)
+{
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        fly_tcbin_t *b = &tc->tc_bins[c];
+        if (b->tb_cap == 0)
+            continue;
+        if (b->tb_activity == b->tb_activity_seen) {
+            fly_depot_drain_mag_os(c, b->tb_prev);
+            uint32_t keep = b->tb_rounds / 2;
+            if (b->tb_rounds > keep) {
+                fly_slab_put_os(c, b->tb_objs + keep, b->tb_rounds - keep);
+                b->tb_rounds = keep;
+            }
+        }
+        b->tb_activity_seen = b->tb_activity;
+    }
+    fly_large_flush_thread();
+}
+
+#include "init.h"
+
+void fly_tcache_tick(fly_tcache_t *tc)
+{
+    tc->tc_nmalloc += (uint64_t)(tc->tc_reload - tc->tc_ticks);
+    tc->tc_ticks = tc->tc_reload = fly_policy.po_tick_events;
+    uint64_t now = fly_now_ms();
+    if (now >= tc->tc_next_gc) {
+        tc->tc_next_gc = now + fly_policy.po_gc_interval_ms;
+        tcache_gc_os(tc);
+    }
+    uint64_t reap = __atomic_load_n(&tc_next_reap, __ATOMIC_RELAXED);
+    if (now >= reap && __atomic_compare_exchange_n(&tc_next_reap, &reap,
+                                                   now + fly_policy.po_gc_interval_ms, false,
+                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        fly_depot_reap_os(false);
+        fly_large_maintain_os(now);
+    }
+    fly_vmem_purge_os(&fly_vmem_main, now, fly_decay_ms_setting(), false);
+}
+
+void fly_tcache_thread_exit(void *arg)
+{
+    fly_tcache_t *tc = arg;
+    if (tc == NULL || tc->tc_state != FLY_TC_LIVE)
+        return;
+    fly_tc = tc;
+    fly_tcache_flush();
+    fly_large_flush_thread();
+    fly_mag_t *mags;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        fly_tcbin_t *b = &tc->tc_bins[c];
+        if (b->tb_cap == 0)
+            continue;
+        mags = b->tb_loaded;
+        mags->m_next = b->tb_prev;
+        b->tb_prev->m_next = NULL;
+        fly_depot_return_empty(c, mags);
+    }
+    fly_tc = &fly_tcache_dead;
+    fly_lock(&tc_registry_lock);
+    tc_retired_nmalloc += tc->tc_nmalloc + (uint64_t)(tc->tc_reload - tc->tc_ticks);
+    registry_remove(tc);
+    tc->tc_state = FLY_TC_DEAD;
+    tc->tc_next = tc_free;
+    tc_free = tc;
+    fly_unlock(&tc_registry_lock);
+}
+
+void fly_tcache_cached_objs(uint64_t *per_class)
+{
+    fly_lock(&tc_registry_lock);
+    for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
+        for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+            const fly_tcbin_t *b = &tc->tc_bins[c];
+            if (b->tb_cap == 0)
+                continue;
+            uint32_t rounds = __atomic_load_n(&b->tb_rounds, __ATOMIC_RELAXED);
+            fly_mag_t *prev = __atomic_load_n(&b->tb_prev, __ATOMIC_RELAXED);
+            rounds += __atomic_load_n(&prev->m_rounds, __ATOMIC_RELAXED);
+            per_class[c] += rounds;
+        }
+    fly_unlock(&tc_registry_lock);
+}
+
+uint64_t fly_tcache_nmalloc(void)
+{
+    uint64_t total = __atomic_load_n(&tc_uncached_nmalloc, __ATOMIC_RELAXED);
+    fly_lock(&tc_registry_lock);
+    total += tc_retired_nmalloc;
+    for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
+        total += __atomic_load_n(&tc->tc_nmalloc, __ATOMIC_RELAXED) +
+                 (uint64_t)(__atomic_load_n(&tc->tc_reload, __ATOMIC_RELAXED) -
+                            __atomic_load_n(&tc->tc_ticks, __ATOMIC_RELAXED));
+    fly_unlock(&tc_registry_lock);
+    return total;
+}
+
+void fly_tcache_lock_all(void)
+{
+    fly_lock(&tc_registry_lock);
+}
+
+/* In the child, only the forking thread exists: the other threads' caches
+ * are drained to the zones so their memory is not lost to the child. */
+void fly_tcache_unlock_all(bool child)
+{
+    if (!child) {
+        fly_unlock(&tc_registry_lock);
+        return;
+    }
+    fly_lock_reinit(&tc_registry_lock);
+    fly_tcache_t *self = fly_tc, *tc = tc_live;
+    while (tc) {
+        fly_tcache_t *next = tc->tc_next;
+        if (tc != self) {
+            fly_tc = tc;
+            fly_tcache_thread_exit(tc);
+        }
+        tc = next;
+    }
+    fly_tc = self;
+}

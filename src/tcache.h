@@ -1,0 +1,73 @@
+/*
+ * tcache.h: per-thread caches of Bonwick magazines (see tcache.c).
+ *
+ * Each class has a loaded magazine, whose round count is kept here in the
+ * bin (kmem's cc_rounds) so a hit touches only this cache line and the
+ * magazine slot, and a previous magazine, always empty or full.  The bin
+ * also holds copies of the class constants the free fast path needs, taken
+ * from the policy when the bin is first used.
+ */
+#ifndef FLY_TCACHE_H
+#define FLY_TCACHE_H
+
+#include "common.h"
+#include "slab.h"
+
+typedef struct fly_tcbin {
+    void **tb_objs;          /* loaded magazine's m_objs */
+    uint32_t tb_rounds;      /* rounds in the loaded magazine */
+    uint32_t tb_cap;         /* 0 until the bin is set up */
+    uint64_t tb_magic;       /* class constants for free's validity check */
+    uint32_t tb_size;
+    uint32_t tb_zmask;       /* zone size - 1 */
+    uint32_t tb_nobjs;
+    uint32_t tb_activity;    /* slow-path visits, for aging */
+    fly_mag_t *tb_loaded;
+    fly_mag_t *tb_prev;      /* m_rounds is 0 or m_cap */
+    uint32_t tb_activity_seen;
+    uint32_t tb_pad;
+} FLY_ALIGNED_CL fly_tcbin_t;
+
+#define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */
+#define FLY_TC_LIVE  1
+#define FLY_TC_DEAD  2       /* thread exiting: served without a cache */
+
+/* Per-thread cache of freed large blocks of 1..FLY_LCACHE_PAGES pages over
+ * the small range (Bonwick's quantum caches), see large.c. */
+#define FLY_LCACHE_PAGES 32
+#define FLY_LCACHE_DEPTH 4
+typedef struct fly_lcache_bin {
+    uint32_t lb_count;
+    void *lb_blocks[FLY_LCACHE_DEPTH];
+} fly_lcache_bin_t;
+
+typedef struct fly_tcache {
+    int64_t tc_ticks;              /* mallocs until the next maintenance tick */
+    uint32_t tc_state;
+    uint32_t tc_pad;
+    uint64_t tc_nmalloc;           /* mallocs before the current tick period */
+    int64_t tc_reload;             /* tc_ticks at the start of the period */
+    uint64_t tc_next_gc;           /* ms */
+    struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
+    uint64_t tc_lcache_bytes;      /* bytes in tc_lcache */
+    fly_lcache_bin_t tc_lcache[FLY_LCACHE_PAGES + 1];
+    fly_tcbin_t tc_bins[FLY_MAX_CLASSES + 1];
+} fly_tcache_t;
+
+extern __thread fly_tcache_t *fly_tc;
+extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
+
+void *fly_tcache_malloc_slow(size_t size, unsigned c);
+void fly_tcache_free_slow(void *p, unsigned c);
+/* Gives the calling thread's cached objects back to the zones. */
+void fly_tcache_flush(void);
+/* Maintenance every po_tick_events mallocs: aging, depot reap, purge. */
+void fly_tcache_tick(fly_tcache_t *tc);
+/* Adds each class's cached object count (all threads) to per_class[c]. */
+void fly_tcache_cached_objs(uint64_t *per_class);
+uint64_t fly_tcache_nmalloc(void);
+void fly_tcache_thread_exit(void *arg);
+void fly_tcache_lock_all(void);
+void fly_tcache_unlock_all(bool child);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * vmem.h: the page arena (Bonwick's vmem, adapted), see vmem.c.
+ *
+ * An arena is an object so that later work can give each NUMA node its own.
+ * Spans are page-granular; sizes and alignments here are in pages.
+ */
+#ifndef FLY_VMEM_H
+#define FLY_VMEM_H
+
+#include "common.h"
+#include "lock.h"
+#include "region.h"
+
+#define FLY_VMEM_MAX_REGIONS 4096      /* 256 GiB of regions per arena */
+
+typedef struct fly_vmem {
+    fly_lock_t vm_lock;
+    /* Guarded by vm_lock: */
+    uint32_t vm_nregions;
+    fly_region_t *vm_regions[FLY_VMEM_MAX_REGIONS];   /* sorted by address */
+    uint64_t vm_dirty_pages, vm_cold_pages, vm_used_pages;
+    uint64_t vm_oldest_dirty;          /* lower bound of dirty sp_freed_at */
+    uint64_t vm_purges, vm_purged_pages, vm_coalesces;
+    uint64_t vm_allocs, vm_frees;
+    /* Read without the lock: */
+    uint64_t vm_next_purge;            /* ms; no purge pass before this */
+} fly_vmem_t;
+
+typedef struct fly_vmem_stats {
+    uint64_t vs_dirty_bytes, vs_cold_bytes, vs_used_bytes, vs_mapped_bytes;
+    uint64_t vs_purges, vs_purged_bytes, vs_coalesces, vs_regions;
+} fly_vmem_stats_t;
+
+/* Allocates npages aligned to align_pages (a power of two).  Sets *zeroed
+ * when the pages are known to read as zero.  May map a new region; must be
+ * called with no allocator lock held.  NULL when the OS refuses memory. */
+void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool *zeroed);
+/* Returns a span to the arena as dirty; it will be purged once idle. */
+void fly_vmem_free_os(fly_vmem_t *vm, void *p, size_t npages);
+/* Shrinks the used span at p from npages to newpages, freeing the tail. */
+void fly_vmem_shrink(fly_vmem_t *vm, void *p, size_t npages, size_t newpages);
+/* Grows the used span at p in place if the pages after it are free. */
+bool fly_vmem_grow(fly_vmem_t *vm, void *p, size_t npages, size_t newpages);
+/* Number of pages in the used span starting at p. */
+size_t fly_vmem_span_pages(const void *p);
+/* Purges dirty spans idle for at least decay_ms (all of them if force). */
+void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, bool force);
+void fly_vmem_stats(fly_vmem_t *vm, fly_vmem_stats_t *out);
+void fly_vmem_lock_all(fly_vmem_t *vm);
+void fly_vmem_unlock_all(fly_vmem_t *vm, bool child);
+
+extern fly_vmem_t fly_vmem_main;
+
+#endif
