@@ -4,7 +4,8 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror
 LIBFLAGS = -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-           -fno-builtin-malloc -fno-builtin-free -fno-stack-protector -Iinclude -Isrc
+           -fno-builtin-malloc -fno-builtin-free -fno-stack-protector \
+           -fno-semantic-interposition -Iinclude -Isrc
 B        = build
 
 SRCS     = $(wildcard src/*.c)

@@ -25,10 +25,16 @@
 #define FLY_REGION_H
 
 #include "common.h"
+#include "policy.h"
 
+/* Page classes: 0, the small classes 1..FLY_MAX_CLASSES, then two marks.
+ * They are dense so that free() can index a thread cache bin with any page
+ * class without a range check: the bins of non-classes fail its validity
+ * test and send it to the slow path. */
 #define FLY_PC_NONE         0
-#define FLY_PC_FREED_LARGE  254   /* was a large block's head, now free */
-#define FLY_PC_LARGE        255
+#define FLY_PC_LARGE        (FLY_MAX_CLASSES + 1)   /* first page of a large block */
+#define FLY_PC_FREED_LARGE  (FLY_MAX_CLASSES + 2)   /* was one, now free */
+#define FLY_PC_COUNT        (FLY_MAX_CLASSES + 3)
 
 #define FLY_REGION_MAP_NONE 0
 #define FLY_REGION_MAP_HEAP 1

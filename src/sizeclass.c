@@ -55,6 +55,12 @@ void fly_sizeclass_init(const fly_policy_t *po)
         cl->cl_zone_size = zone;
         cl->cl_nobjs = FLY_MIN(zone / size, FLY_ZONE_MAX_OBJS);
         cl->cl_magic = ((uint64_t)1 << 40) / size + 1;
+        cl->cl_shift = (uint32_t)__builtin_ctz(size);
+        /* Newton's iteration for the inverse of an odd number mod 2^64. */
+        uint64_t odd = size >> cl->cl_shift, inv = odd;
+        for (int i = 0; i < 6; i++)
+            inv *= 2 - odd * inv;
+        cl->cl_inv = inv;
         uint64_t cap = mag_bytes / size;
         cl->cl_mag_cap = (uint32_t)FLY_MAX(1, FLY_MIN(cap, po->po_mag_max_rounds));
     }

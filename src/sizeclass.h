@@ -22,6 +22,11 @@ typedef struct fly_class {
     uint32_t cl_nobjs;           /* objects per zone */
     uint32_t cl_mag_cap;         /* magazine capacity (rounds) */
     uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
+    /* Divisibility test (Granlund-Montgomery): with size = odd << shift,
+     * off is idx * size for some idx < nobjs exactly when
+     * ror(off * cl_inv, cl_shift) <= nobjs - 1. */
+    uint64_t cl_inv;
+    uint32_t cl_shift;
 } fly_class_t;
 
 extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
@@ -40,6 +45,17 @@ FLY_INLINE unsigned fly_class_of(size_t size)
 FLY_INLINE uint32_t fly_class_index(const fly_class_t *cl, uint64_t off)
 {
     return (uint32_t)((off * cl->cl_magic) >> 40);
+}
+
+FLY_INLINE uint64_t fly_ror64(uint64_t x, unsigned k)
+{
+    return (x >> k) | (x << ((64 - k) & 63));
+}
+
+/* True when off is the offset of an object of the class within its zone. */
+FLY_INLINE bool fly_class_offset_valid(uint64_t off, uint64_t inv, unsigned shift, uint64_t last)
+{
+    return fly_ror64(off * inv, shift) <= last;
 }
 
 void fly_sizeclass_init(const fly_policy_t *po);

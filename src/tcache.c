@@ -103,10 +103,10 @@ static bool bin_setup_os(fly_tcbin_t *b, unsigned c)
     b->tb_prev = prev;
     b->tb_objs = loaded->m_objs;
     b->tb_rounds = 0;
-    b->tb_magic = cl->cl_magic;
-    b->tb_size = cl->cl_size;
+    b->tb_inv = cl->cl_inv;
+    b->tb_shift = (uint8_t)cl->cl_shift;
+    b->tb_last = cl->cl_nobjs - 1;
     b->tb_zmask = cl->cl_zone_size - 1;
-    b->tb_nobjs = cl->cl_nobjs;
     b->tb_cap = loaded->m_cap;
     return true;
 }
@@ -167,6 +167,13 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
         }
     }
     return b->tb_objs[--b->tb_rounds];
+}
+
+void *fly_tcache_malloc_tick(size_t size, unsigned c)
+{
+    fly_tcache_t *tc = fly_tc;
+    tc->tc_ticks++;             /* the slow path counts this malloc itself */
+    return fly_tcache_malloc_slow(size, c);
 }
 
 void fly_tcache_free_slow(void *p, unsigned c)

@@ -12,21 +12,24 @@
 
 #include "common.h"
 #include "slab.h"
+#include "region.h"
 
 typedef struct fly_tcbin {
     void **tb_objs;          /* loaded magazine's m_objs */
     uint32_t tb_rounds;      /* rounds in the loaded magazine */
     uint32_t tb_cap;         /* 0 until the bin is set up */
-    uint64_t tb_magic;       /* class constants for free's validity check */
-    uint32_t tb_size;
+    /* Class constants for free's validity check (sizeclass.h): */
+    uint64_t tb_inv;         /* inverse of the size's odd part, mod 2^64 */
+    uint64_t tb_last;        /* objects per zone - 1 */
     uint32_t tb_zmask;       /* zone size - 1 */
-    uint32_t tb_nobjs;
+    uint8_t tb_shift;        /* the size's power-of-two part */
+    uint8_t tb_pad8[3];
     uint32_t tb_activity;    /* slow-path visits, for aging */
+    uint32_t tb_activity_seen;
     fly_mag_t *tb_loaded;
     fly_mag_t *tb_prev;      /* m_rounds is 0 or m_cap */
-    uint32_t tb_activity_seen;
-    uint32_t tb_pad;
 } FLY_ALIGNED_CL fly_tcbin_t;
+_Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 
 #define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */
 #define FLY_TC_LIVE  1
@@ -51,7 +54,7 @@ typedef struct fly_tcache {
     struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
     uint64_t tc_lcache_bytes;      /* bytes in tc_lcache */
     fly_lcache_bin_t tc_lcache[FLY_LCACHE_PAGES + 1];
-    fly_tcbin_t tc_bins[FLY_MAX_CLASSES + 1];
+    fly_tcbin_t tc_bins[FLY_PC_COUNT];   /* indexed by page class, see region.h */
 } fly_tcache_t;
 
 extern __thread fly_tcache_t *fly_tc;
@@ -59,6 +62,8 @@ extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
 
 void *fly_tcache_malloc_slow(size_t size, unsigned c);
 void fly_tcache_free_slow(void *p, unsigned c);
+/* The fast path's tick counter ran out: maintenance, then a normal pop. */
+void *fly_tcache_malloc_tick(size_t size, unsigned c);
 /* Gives the calling thread's cached objects back to the zones. */
 void fly_tcache_flush(void);
 /* Maintenance every po_tick_events mallocs: aging, depot reap, purge. */

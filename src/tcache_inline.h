@@ -6,8 +6,10 @@
  * no locks.
  *
  * free(p): one byte of the region map says p is in one of our regions, one
- * byte of the region header gives its class, the class constants cached in
- * the bin prove p is the start of an object (multiply-shift division), and
+ * byte of the region header gives its page class, which indexes a bin with
+ * no range check (bins of non-classes have tb_last = 0 and tb_cap = 0 and
+ * fail), the class constants cached in the bin prove p is the start of an
+ * object (a multiply-rotate divisibility test, sizeclass.h), and
  * the object is pushed on the loaded magazine unless it is the magazine's
  * top (an immediate double free).  Everything else takes the slow path,
  * which validates again and reports misuse.
@@ -28,31 +30,26 @@ FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
     fly_tcache_t *tc = fly_tc;
     fly_tcbin_t *b = &tc->tc_bins[c];
     uint32_t r = b->tb_rounds;
-    int64_t t = tc->tc_ticks - 1;
-    if (fly_likely(r != 0) && fly_likely(t >= 0)) {
-        tc->tc_ticks = t;
-        b->tb_rounds = r - 1;
-        return b->tb_objs[r - 1];
-    }
-    return fly_tcache_malloc_slow(size, c);
+    if (fly_unlikely(r == 0))
+        return fly_tcache_malloc_slow(size, c);
+    if (fly_unlikely(--tc->tc_ticks < 0))
+        return fly_tcache_malloc_tick(size, c);
+    b->tb_rounds = r - 1;
+    return b->tb_objs[r - 1];
 }
 
 FLY_INLINE void fly_free_inline(void *p, const char *fname)
 {
-    uintptr_t a = (uintptr_t)p;
     if (fly_likely(fly_region_kind(p) == FLY_REGION_MAP_HEAP)) {
-        unsigned c = fly_region_of(p)->r_pageclass[fly_page_index(p)];
-        if (fly_likely(c - 1u < FLY_MAX_CLASSES)) {
-            fly_tcbin_t *b = &fly_tc->tc_bins[c];
-            uint64_t off = a & b->tb_zmask;
-            uint64_t idx = (off * b->tb_magic) >> 40;
-            uint32_t n = b->tb_rounds;
-            if (fly_likely(idx * b->tb_size == off) && fly_likely(idx < b->tb_nobjs) &&
-                fly_likely(n < b->tb_cap) && fly_likely(b->tb_objs[(ptrdiff_t)n - 1] != p)) {
-                b->tb_objs[n] = p;
-                b->tb_rounds = n + 1;
-                return;
-            }
+        unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
+        fly_tcbin_t *b = &fly_tc->tc_bins[pc];
+        uint64_t off = (uintptr_t)p & b->tb_zmask;
+        uint32_t n = b->tb_rounds;
+        if (fly_likely(fly_class_offset_valid(off, b->tb_inv, b->tb_shift, b->tb_last)) &&
+            fly_likely(n < b->tb_cap) && fly_likely(b->tb_objs[(ptrdiff_t)n - 1] != p)) {
+            b->tb_objs[n] = p;
+            b->tb_rounds = n + 1;
+            return;
         }
     }
     fly_free_slow(p, fname);
