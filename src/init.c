@@ -69,7 +69,7 @@ static bool parse_size(const char *s, uint64_t max, bool suffix, uint64_t *out)
 static void warn_setting(const char *entry, const char *why)
 {
     char msg[200];
-    size_t n = 0, len = strcspn(entry, "=");
+    size_t n = 0, len = strlen(entry);
     if (len > 80)
         len = 80;
     memcpy(msg, entry, len);

@@ -1,0 +1,52 @@
+/*
+ * test_sizeclass.c: proves the size-class tables and class geometry.
+ *
+ * Every size maps to the smallest class that holds it; internal waste stays
+ * at most 25 %; zones hold at least 8 objects with at most 1/8 wasted; the
+ * multiply-shift division and the multiply-rotate validity test that free()
+ * relies on agree with plain arithmetic for every offset of every zone; and
+ * magazine capacities fall as object size grows (the per-thread budget).
+ */
+#include "check.h"
+#include "flymalloc.h"
+#include "sizeclass.h"
+#include "init.h"
+
+int main(void)
+{
+    fly_free(fly_malloc(1));                 /* initializes the tables */
+    uint32_t n = fly_policy.po_nclasses;
+    CHECK(n == 40, "expected 40 classes, got %u", n);
+    for (uint32_t c = 1; c <= n; c++) {
+        const fly_class_t *cl = &fly_classes[c];
+        CHECK(cl->cl_size % 16 == 0, "class %u size %u not a multiple of 16", c, cl->cl_size);
+        if (c > 1)
+            CHECK(cl->cl_size > fly_classes[c - 1].cl_size, "classes not increasing at %u", c);
+        CHECK(cl->cl_nobjs >= 8, "class %u: %u objects per zone", c, cl->cl_nobjs);
+        CHECK((cl->cl_zone_size % cl->cl_size) * 8 <= cl->cl_zone_size, "class %u wastes > 1/8", c);
+        CHECK((cl->cl_zone_size & (cl->cl_zone_size - 1)) == 0, "zone size not a power of two");
+        if (c > 1)
+            CHECK(cl->cl_mag_cap <= fly_classes[c - 1].cl_mag_cap,
+                  "magazine capacity grows with size at class %u", c);
+        for (uint64_t off = 0; off < cl->cl_zone_size; off++) {
+            bool valid = off % cl->cl_size == 0 && off / cl->cl_size < cl->cl_nobjs;
+            CHECK(fly_class_offset_valid(off, cl->cl_inv, cl->cl_shift, cl->cl_nobjs - 1) == valid,
+                  "validity test wrong: class %u offset %llu", c, (unsigned long long)off);
+            CHECK(fly_class_index(cl, off) == off / cl->cl_size, "division wrong: class %u off %llu",
+                  c, (unsigned long long)off);
+        }
+    }
+    CHECK(fly_classes[1].cl_mag_cap > 8 * fly_classes[n].cl_mag_cap,
+          "16-byte magazines (%u) should be far larger than 32 KiB ones (%u)",
+          fly_classes[1].cl_mag_cap, fly_classes[n].cl_mag_cap);
+    for (size_t size = 0; size <= FLY_SMALL_MAX; size++) {
+        unsigned c = fly_class_of(size);
+        CHECK(c >= 1 && c <= n, "size %zu: class %u out of range", size, c);
+        CHECK(fly_classes[c].cl_size >= size, "size %zu: class %u too small", size, c);
+        CHECK(c == 1 || fly_classes[c - 1].cl_size < size, "size %zu: class %u not the smallest", size, c);
+        if (size > 128)
+            CHECK((fly_classes[c].cl_size - size) * 4 < fly_classes[c].cl_size + 4,
+                  "size %zu wastes more than 25%% in class %u", size, c);
+    }
+    return 0;
+}
