@@ -17,11 +17,14 @@
  *   - sc_full_min tracks the fewest full magazines the depot held during the
  *     current interval: that many were not needed, and the reap returns them
  *     to the zones (Bonwick's working-set reap; the interval is
- *     po_gc_interval_ms, run from the maintenance tick).
+ *     po_gc_interval_ms, run from the maintenance tick).  A class whose
+ *     depot nobody took a magazine from for a whole interval is drained
+ *     entirely, so memory freed in a burst does not wait two intervals.
  */
 #include "depot.h"
 #include "meta.h"
 #include "policy.h"
+#include "tcache.h"
 
 static uint64_t mag_bytes(unsigned c)
 {
@@ -72,6 +75,7 @@ static fly_mag_t *pop_full_locked(fly_slab_class_t *sc)
     if (m) {
         sc->sc_full = m->m_next;
         sc->sc_nfull--;
+        sc->sc_last_pop = __atomic_load_n(&fly_epoch_ms, __ATOMIC_RELAXED);
         if (sc->sc_nfull < sc->sc_full_min)
             sc->sc_full_min = sc->sc_nfull;
     }
@@ -152,11 +156,14 @@ void fly_depot_drain_mag_os(unsigned c, fly_mag_t *m)
 
 void fly_depot_reap_os(bool force)
 {
+    uint64_t now = __atomic_load_n(&fly_epoch_ms, __ATOMIC_RELAXED);
     for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
         fly_slab_class_t *sc = &fly_slab_classes[c];
         fly_zone_t *released = NULL;
         fly_lock(&sc->sc_lock);
-        uint32_t n = force ? sc->sc_nfull : sc->sc_full_min;
+        /* A depot nobody took from for a whole interval is not needed. */
+        bool idle = now - sc->sc_last_pop >= fly_policy.po_gc_interval_ms;
+        uint32_t n = force || idle ? sc->sc_nfull : sc->sc_full_min;
         while (n--) {
             fly_mag_t *m = pop_full_locked(sc);
             fly_slab_put_locked(sc, c, m->m_objs, m->m_rounds, &released);

@@ -28,7 +28,7 @@ void fly_policy_defaults(fly_policy_t *po)
     po->po_burst_div = 1;
     po->po_depot_bytes = 1u << 20;
     po->po_decay_ms = 1000;
-    po->po_tick_events = 1024;
+    po->po_tick_events = 256;
     po->po_gc_interval_ms = 1000;
     po->po_large_cache_bytes = 1u << 20;
     po->po_huge_cache_bytes = 256u << 20;

@@ -41,6 +41,7 @@ static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock 
 static uint64_t tc_retired_nmalloc;              /* guarded by tc_registry_lock */
 static uint64_t tc_uncached_nmalloc;             /* atomic */
 static uint64_t tc_next_reap;                    /* atomic, ms */
+uint64_t fly_epoch_ms;                           /* atomic */
 extern pthread_key_t fly_thread_key;
 static void tcache_gc_os(fly_tcache_t *tc);
 
@@ -243,6 +244,7 @@ void fly_tcache_tick(fly_tcache_t *tc)
     tc->tc_nmalloc += (uint64_t)(tc->tc_reload - tc->tc_ticks);
     tc->tc_ticks = tc->tc_reload = fly_policy.po_tick_events;
     uint64_t now = fly_now_ms();
+    __atomic_store_n(&fly_epoch_ms, now, __ATOMIC_RELAXED);
     if (now >= tc->tc_next_gc) {
         tc->tc_next_gc = now + fly_policy.po_gc_interval_ms;
         tcache_gc_os(tc);
@@ -251,6 +253,8 @@ void fly_tcache_tick(fly_tcache_t *tc)
     if (now >= reap && __atomic_compare_exchange_n(&tc_next_reap, &reap,
                                                    now + fly_policy.po_gc_interval_ms, false,
                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        /* Purge first: pages the reap is about to free are not idle yet. */
+        fly_vmem_purge_os(&fly_vmem_main, now, fly_decay_ms_setting(), false);
         fly_depot_reap_os(false);
         fly_large_maintain_os(now);
     }

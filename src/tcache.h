@@ -58,6 +58,8 @@ typedef struct fly_tcache {
 } fly_tcache_t;
 
 extern __thread fly_tcache_t *fly_tc;
+/* The clock as last read by a maintenance tick (ms): a cheap timestamp. */
+extern uint64_t fly_epoch_ms;
 extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
 
 void *fly_tcache_malloc_slow(size_t size, unsigned c);

@@ -30,8 +30,8 @@
  *    with the arena lock dropped (Bonwick's import protocol: unlock, map,
  *    relock, publish, search again).
  *
- * 5. Decay.  A dirty span is stamped when freed (merged spans keep the newer
- *    stamp).  fly_vmem_purge_os() moves spans idle for at least the decay
+ * 5. Decay.  A dirty span is stamped when freed (a merged span takes the
+ *    page-weighted mean of its parts' stamps).  fly_vmem_purge_os() moves spans idle for at least the decay
  *    time to COLD: under the lock it takes them out of the dirty set (state
  *    BUSY, so nobody merges into them), drops the lock, madvises each span,
  *    which is a maximal contiguous run of dirty pages, with one call, then
@@ -104,6 +104,15 @@ static void set_remove(fly_vmem_t *vm, fly_region_t *r, uint32_t page)
     *set_count(vm, si) -= n;
 }
 
+/* The idle stamp of a merged dirty span: the page-weighted mean of its
+ * parts.  Taking the newer stamp would let a stream of small fresh frees
+ * keep a large idle neighbour from ever being purged; taking the older
+ * would purge fresh pages at once.  The mean ages the span by its bulk. */
+static uint64_t merged_stamp(uint64_t freed_at, uint32_t n, const fly_span_t *other)
+{
+    return (freed_at * n + other->sp_freed_at * other->sp_npages) / (n + other->sp_npages);
+}
+
 /* Frees [page, page+n) into set si, merging neighbours of the same state. */
 static void free_span(fly_vmem_t *vm, fly_region_t *r, uint32_t page, uint32_t n,
                       unsigned si, uint64_t freed_at)
@@ -111,7 +120,7 @@ static void free_span(fly_vmem_t *vm, fly_region_t *r, uint32_t page, uint32_t n
     uint8_t state = si == SET_DIRTY ? FLY_SPAN_DIRTY : FLY_SPAN_COLD;
     if (page > r->r_first_page && r->r_span[page - 1].sp_state == state) {
         uint32_t left = page - r->r_span[page - 1].sp_npages;
-        freed_at = FLY_MAX(freed_at, r->r_span[left].sp_freed_at);
+        freed_at = merged_stamp(freed_at, n, &r->r_span[left]);
         n += r->r_span[left].sp_npages;
         set_remove(vm, r, left);
         page = left;
@@ -119,7 +128,7 @@ static void free_span(fly_vmem_t *vm, fly_region_t *r, uint32_t page, uint32_t n
     }
     if (page + n < FLY_REGION_PAGES && r->r_span[page + n].sp_state == state) {
         uint32_t right = page + n;
-        freed_at = FLY_MAX(freed_at, r->r_span[right].sp_freed_at);
+        freed_at = merged_stamp(freed_at, n, &r->r_span[right]);
         n += r->r_span[right].sp_npages;
         set_remove(vm, r, right);
         vm->vm_coalesces++;
