@@ -12,11 +12,12 @@ SRCS     = $(wildcard src/*.c)
 OBJS     = $(SRCS:src/%.c=$(B)/obj/%.o)
 POBJS    = $(SRCS:src/%.c=$(B)/pobj/%.o)
 TOBJS    = $(SRCS:src/%.c=$(B)/tsan/%.o)
+UOBJS    = $(SRCS:src/%.c=$(B)/ubsan/%.o)
 HDRS     = $(wildcard src/*.h) include/flymalloc.h
 
 .PHONY: all test bench bench-deps clean
 all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
-     $(B)/libflymalloc-tsan.a $(B)/flymalloc
+     $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/flymalloc
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -26,7 +27,11 @@ $(B)/pobj/%.o: src/%.c $(HDRS)
 	$(CC) $(CFLAGS) $(LIBFLAGS) -DFLY_PREFIXED_ONLY -c $< -o $@
 $(B)/tsan/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) -O1 -g $(LIBFLAGS) -DFLY_PREFIXED_ONLY -DFLY_TSAN -fsanitize=thread,undefined -c $< -o $@
+	$(CC) -O1 -g $(LIBFLAGS) -DFLY_PREFIXED_ONLY -DFLY_TSAN -fsanitize=thread -c $< -o $@
+$(B)/ubsan/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(LIBFLAGS) -DFLY_PREFIXED_ONLY -DFLY_DEBUG -fsanitize=undefined \
+	    -fno-sanitize-recover=undefined -c $< -o $@
 
 $(B)/libflymalloc.so: $(OBJS)
 	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc.so -o $@ $^ -lpthread
@@ -35,6 +40,10 @@ $(B)/libflymalloc.a: $(OBJS)
 $(B)/libflymalloc-prefixed.a: $(POBJS)
 	rm -f $@ && ar rcs $@ $^
 $(B)/libflymalloc-tsan.a: $(TOBJS)
+	rm -f $@ && ar rcs $@ $^
+# UBSan and the debug assertions (among them: no lock held on entry to the
+# os layer), for the unit and stress tests.
+$(B)/libflymalloc-ubsan.a: $(UOBJS)
 	rm -f $@ && ar rcs $@ $^
 $(B)/flymalloc: tools/flymalloc.c include/flymalloc.h
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -o $@ $<

@@ -260,6 +260,7 @@ FLY_EXPORT int fly_malloc_trim(size_t pad)
     fly_depot_reap_os(true);
     fly_huge_maintain_os(fly_now_ms(), true);
     fly_vmem_purge_os(&fly_vmem_main, fly_now_ms(), 0, true);
+    fly_vmem_release_empty_os(&fly_vmem_main);
     fly_stats_get(&after, sizeof(after));
     return after.st_madvise_bytes + after.st_munmap_bytes >
            before.st_madvise_bytes + before.st_munmap_bytes;

@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "os.h"
 #include "policy.h"
+#include "vmem.h"
 #include "stats.h"
 #include <errno.h>
 #include <string.h>
@@ -125,6 +126,8 @@ void *fly_huge_alloc_os(size_t size, size_t align, bool zero)
         return p;
     }
     p = fly_os_map_aligned(size, align);
+    if (p == NULL && fly_release_address_space_os())
+        p = fly_os_map_aligned(size, align);
     if (p == NULL) {
         errno = ENOMEM;
         return NULL;
@@ -214,6 +217,16 @@ void *fly_huge_realloc_os(void *p, size_t newsize)
     set_map(dst, FLY_REGION_MAP_HUGE);
     fly_unlock(&huge_lock);
     return dst;
+}
+
+bool fly_release_address_space_os(void)
+{
+    uint64_t cached_before;
+    fly_lock(&huge_lock);
+    cached_before = huge_cached;
+    fly_unlock(&huge_lock);
+    fly_huge_maintain_os(0, true);
+    return fly_vmem_release_empty_os(&fly_vmem_main) > 0 || cached_before > 0;
 }
 
 void fly_huge_maintain_os(uint64_t now, bool force)

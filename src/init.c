@@ -16,7 +16,7 @@
  *
  * fork: the prepare handler takes every allocator lock in the documented
  * order (lock.h); the parent releases them; the child reinitializes them and
- * drains the caches of threads that do not exist in it.
+ * forgets the caches of threads that do not exist in it.
  */
 #include "init.h"
 #include "depot.h"

@@ -111,7 +111,7 @@ bool fly_large_resize_inplace(void *p, size_t newsize)
         fly_vmem_shrink(&fly_vmem_main, p, npages, newpages);
     else if (!fly_vmem_grow(&fly_vmem_main, p, npages, newpages))
         return false;
-    int64_t delta = ((int64_t)newpages - (int64_t)npages) << FLY_PAGE_SHIFT;
+    int64_t delta = ((int64_t)newpages - (int64_t)npages) * (int64_t)FLY_PAGE;
     __atomic_fetch_add(&large_live, (uint64_t)delta, __ATOMIC_RELAXED);
     fly_stats_note_out(delta);
     return true;

@@ -25,10 +25,12 @@
  */
 #include "tcache.h"
 #include "depot.h"
+#include "init.h"
 #include "large.h"
 #include "meta.h"
 #include "policy.h"
 #include "vmem.h"
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -89,6 +91,12 @@ static fly_tcache_t *tcache_create_os(void)
     return tc;
 }
 
+static void set_prev(fly_tcbin_t *b, fly_mag_t *m)
+{
+    b->tb_prev = m;
+    FLY_SET(b->tb_prev_full, m->m_rounds != 0);
+}
+
 /* First use of class c in this thread: get its two magazines. */
 static bool bin_setup_os(fly_tcbin_t *b, unsigned c)
 {
@@ -101,14 +109,14 @@ static bool bin_setup_os(fly_tcbin_t *b, unsigned c)
     }
     const fly_class_t *cl = &fly_classes[c];
     b->tb_loaded = loaded;
-    b->tb_prev = prev;
+    set_prev(b, prev);
     b->tb_objs = loaded->m_objs;
-    b->tb_rounds = 0;
+    FLY_SET(b->tb_rounds, 0);
     b->tb_inv = cl->cl_inv;
     b->tb_shift = (uint8_t)cl->cl_shift;
     b->tb_last = cl->cl_nobjs - 1;
     b->tb_zmask = cl->cl_zone_size - 1;
-    b->tb_cap = loaded->m_cap;
+    FLY_SET(b->tb_cap, loaded->m_cap);
     return true;
 }
 
@@ -117,16 +125,19 @@ static void swap_mags(fly_tcbin_t *b)
     fly_mag_t *t = b->tb_loaded;
     t->m_rounds = b->tb_rounds;
     b->tb_loaded = b->tb_prev;
-    b->tb_prev = t;
+    set_prev(b, t);
     b->tb_objs = b->tb_loaded->m_objs;
-    b->tb_rounds = b->tb_loaded->m_rounds;
+    FLY_SET(b->tb_rounds, b->tb_loaded->m_rounds);
 }
 
 static void *uncached_malloc_os(unsigned c)
 {
     void *p;
     __atomic_fetch_add(&tc_uncached_nmalloc, 1, __ATOMIC_RELAXED);
-    return fly_slab_fill_os(c, &p, 1) ? p : NULL;
+    if (fly_slab_fill_os(c, &p, 1))
+        return p;
+    errno = ENOMEM;
+    return NULL;
 }
 
 /* Returns the thread's cache with bin c ready, or NULL to go uncached. */
@@ -146,13 +157,16 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 
 void *fly_tcache_malloc_slow(size_t size, unsigned c)
 {
-    (void)size;
+    if (fly_unlikely(!fly_initialized)) {
+        fly_init();
+        c = fly_class_of(size);
+    }
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
         return uncached_malloc_os(c);
     if (tc->tc_ticks <= 0)
         fly_tcache_tick(tc);
-    tc->tc_ticks--;
+    FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
     fly_tcbin_t *b = &tc->tc_bins[c];
     if (b->tb_rounds == 0) {
         if (b->tb_prev->m_rounds)
@@ -162,18 +176,21 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
             unsigned burst = FLY_MAX(1u, b->tb_cap / fly_policy.po_burst_div);
             b->tb_loaded = fly_depot_refill_os(c, empty, burst);
             b->tb_objs = b->tb_loaded->m_objs;
-            b->tb_rounds = b->tb_loaded->m_rounds;
-            if (b->tb_rounds == 0)
+            FLY_SET(b->tb_rounds, b->tb_loaded->m_rounds);
+            if (b->tb_rounds == 0) {
+                errno = ENOMEM;
                 return NULL;
+            }
         }
     }
-    return b->tb_objs[--b->tb_rounds];
+    FLY_SET(b->tb_rounds, b->tb_rounds - 1);
+    return b->tb_objs[b->tb_rounds];
 }
 
 void *fly_tcache_malloc_tick(size_t size, unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
-    tc->tc_ticks++;             /* the slow path counts this malloc itself */
+    FLY_SET(tc->tc_ticks, tc->tc_ticks + 1);     /* the slow path counts this malloc */
     return fly_tcache_malloc_slow(size, c);
 }
 
@@ -191,11 +208,12 @@ void fly_tcache_free_slow(void *p, unsigned c)
         if (b->tb_prev->m_rounds == 0)
             swap_mags(b);
         else {
-            b->tb_prev = fly_depot_exchange_full_os(c, b->tb_prev);
+            set_prev(b, fly_depot_exchange_full_os(c, b->tb_prev));
             swap_mags(b);
         }
     }
-    b->tb_objs[b->tb_rounds++] = p;
+    b->tb_objs[b->tb_rounds] = p;
+    FLY_SET(b->tb_rounds, b->tb_rounds + 1);
 }
 
 /* Gives back everything bin c caches; keeps its (now empty) magazines. */
@@ -204,7 +222,8 @@ static void bin_flush_os(fly_tcbin_t *b, unsigned c)
     b->tb_loaded->m_rounds = b->tb_rounds;
     fly_depot_drain_mag_os(c, b->tb_loaded);
     fly_depot_drain_mag_os(c, b->tb_prev);
-    b->tb_rounds = 0;
+    FLY_SET(b->tb_prev_full, 0);
+    FLY_SET(b->tb_rounds, 0);
 }
 
 void fly_tcache_flush(void)
@@ -226,10 +245,11 @@ static void tcache_gc_os(fly_tcache_t *tc)
             continue;
         if (b->tb_activity == b->tb_activity_seen) {
             fly_depot_drain_mag_os(c, b->tb_prev);
+            FLY_SET(b->tb_prev_full, 0);
             uint32_t keep = b->tb_rounds / 2;
             if (b->tb_rounds > keep) {
                 fly_slab_put_os(c, b->tb_objs + keep, b->tb_rounds - keep);
-                b->tb_rounds = keep;
+                FLY_SET(b->tb_rounds, keep);
             }
         }
         b->tb_activity_seen = b->tb_activity;
@@ -237,12 +257,12 @@ static void tcache_gc_os(fly_tcache_t *tc)
     fly_large_flush_thread();
 }
 
-#include "init.h"
 
 void fly_tcache_tick(fly_tcache_t *tc)
 {
-    tc->tc_nmalloc += (uint64_t)(tc->tc_reload - tc->tc_ticks);
-    tc->tc_ticks = tc->tc_reload = fly_policy.po_tick_events;
+    FLY_SET(tc->tc_nmalloc, tc->tc_nmalloc + (uint64_t)(tc->tc_reload - tc->tc_ticks));
+    FLY_SET(tc->tc_reload, (int64_t)fly_policy.po_tick_events);
+    FLY_SET(tc->tc_ticks, (int64_t)fly_policy.po_tick_events);
     uint64_t now = fly_now_ms();
     __atomic_store_n(&fly_epoch_ms, now, __ATOMIC_RELAXED);
     if (now >= tc->tc_next_gc) {
@@ -294,13 +314,10 @@ void fly_tcache_cached_objs(uint64_t *per_class)
     fly_lock(&tc_registry_lock);
     for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
         for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
-            const fly_tcbin_t *b = &tc->tc_bins[c];
-            if (b->tb_cap == 0)
-                continue;
-            uint32_t rounds = __atomic_load_n(&b->tb_rounds, __ATOMIC_RELAXED);
-            fly_mag_t *prev = __atomic_load_n(&b->tb_prev, __ATOMIC_RELAXED);
-            rounds += __atomic_load_n(&prev->m_rounds, __ATOMIC_RELAXED);
-            per_class[c] += rounds;
+            fly_tcbin_t *b = &tc->tc_bins[c];
+            uint32_t cap = FLY_GET(b->tb_cap);
+            if (cap)
+                per_class[c] += FLY_GET(b->tb_rounds) + (FLY_GET(b->tb_prev_full) ? cap : 0);
         }
     fly_unlock(&tc_registry_lock);
 }
@@ -311,9 +328,7 @@ uint64_t fly_tcache_nmalloc(void)
     fly_lock(&tc_registry_lock);
     total += tc_retired_nmalloc;
     for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
-        total += __atomic_load_n(&tc->tc_nmalloc, __ATOMIC_RELAXED) +
-                 (uint64_t)(__atomic_load_n(&tc->tc_reload, __ATOMIC_RELAXED) -
-                            __atomic_load_n(&tc->tc_ticks, __ATOMIC_RELAXED));
+        total += FLY_GET(tc->tc_nmalloc) + (uint64_t)(FLY_GET(tc->tc_reload) - FLY_GET(tc->tc_ticks));
     fly_unlock(&tc_registry_lock);
     return total;
 }
@@ -323,8 +338,11 @@ void fly_tcache_lock_all(void)
     fly_lock(&tc_registry_lock);
 }
 
-/* In the child, only the forking thread exists: the other threads' caches
- * are drained to the zones so their memory is not lost to the child. */
+/* In the child only the forking thread exists.  The other threads' caches
+ * may have been caught halfway through a swap or an exchange (those steps
+ * hold no lock), so they cannot be drained safely: they are dropped from
+ * the registry and their contents, at most the cache budget per thread,
+ * stay unused in the child. */
 void fly_tcache_unlock_all(bool child)
 {
     if (!child) {
@@ -336,10 +354,9 @@ void fly_tcache_unlock_all(bool child)
     while (tc) {
         fly_tcache_t *next = tc->tc_next;
         if (tc != self) {
-            fly_tc = tc;
-            fly_tcache_thread_exit(tc);
+            tc_retired_nmalloc += tc->tc_nmalloc + (uint64_t)(tc->tc_reload - tc->tc_ticks);
+            registry_remove(tc);
         }
         tc = next;
     }
-    fly_tc = self;
 }

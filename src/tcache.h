@@ -23,13 +23,20 @@ typedef struct fly_tcbin {
     uint64_t tb_last;        /* objects per zone - 1 */
     uint32_t tb_zmask;       /* zone size - 1 */
     uint8_t tb_shift;        /* the size's power-of-two part */
-    uint8_t tb_pad8[3];
+    uint8_t tb_prev_full;    /* tb_prev holds m_cap rounds (else none) */
+    uint8_t tb_pad8[2];
     uint32_t tb_activity;    /* slow-path visits, for aging */
     uint32_t tb_activity_seen;
     fly_mag_t *tb_loaded;
     fly_mag_t *tb_prev;      /* m_rounds is 0 or m_cap */
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
+
+/* Statistics read tb_rounds, tb_prev_full and the tick fields of other
+ * threads' caches.  Their owner writes them with relaxed atomic stores: the
+ * same machine code as plain stores, and no data race. */
+#define FLY_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define FLY_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 #define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */
 #define FLY_TC_LIVE  1

@@ -32,9 +32,19 @@ FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
     uint32_t r = b->tb_rounds;
     if (fly_unlikely(r == 0))
         return fly_tcache_malloc_slow(size, c);
-    if (fly_unlikely(--tc->tc_ticks < 0))
+#ifdef FLY_TSAN
+    int64_t t = tc->tc_ticks - 1;
+    FLY_SET(tc->tc_ticks, t);
+#else
+    /* One read-modify-write instruction.  Statistics read tc_ticks from
+     * other threads; a torn read is impossible for an aligned word on the
+     * machines we run on, and the TSan build checks the rest with the
+     * atomic version above. */
+    int64_t t = --tc->tc_ticks;
+#endif
+    if (fly_unlikely(t < 0))
         return fly_tcache_malloc_tick(size, c);
-    b->tb_rounds = r - 1;
+    FLY_SET(b->tb_rounds, r - 1);
     return b->tb_objs[r - 1];
 }
 
@@ -48,7 +58,7 @@ FLY_INLINE void fly_free_inline(void *p, const char *fname)
         if (fly_likely(fly_class_offset_valid(off, b->tb_inv, b->tb_shift, b->tb_last)) &&
             fly_likely(n < b->tb_cap) && fly_likely(b->tb_objs[(ptrdiff_t)n - 1] != p)) {
             b->tb_objs[n] = p;
-            b->tb_rounds = n + 1;
+            FLY_SET(b->tb_rounds, n + 1);
             return;
         }
     }

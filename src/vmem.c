@@ -43,6 +43,7 @@
  * and counters.  No system call is made with it held.
  */
 #include "vmem.h"
+#include "large.h"
 #include "os.h"
 #include <string.h>
 
@@ -239,6 +240,8 @@ void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool 
         }
         fly_unlock(&vm->vm_lock);
         fly_region_t *r = fly_os_map_aligned(FLY_REGION, FLY_REGION);
+        if (r == NULL && fly_release_address_space_os())
+            r = fly_os_map_aligned(FLY_REGION, FLY_REGION);
         if (r == NULL)
             return NULL;
         fly_lock(&vm->vm_lock);
@@ -388,6 +391,33 @@ void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, bool for
         vm->vm_purges += nr;
         fly_unlock(&vm->vm_lock);
     }
+}
+
+size_t fly_vmem_release_empty_os(fly_vmem_t *vm)
+{
+    fly_region_t *gone[16];
+    size_t n = 0;
+    fly_lock(&vm->vm_lock);
+    for (uint32_t i = 0; i < vm->vm_nregions && n < 16;) {
+        fly_region_t *r = vm->vm_regions[i];
+        fly_span_t *h = &r->r_span[r->r_first_page];
+        uint32_t usable = FLY_REGION_PAGES - r->r_first_page;
+        if (h->sp_npages != usable || (h->sp_state != FLY_SPAN_DIRTY && h->sp_state != FLY_SPAN_COLD)) {
+            i++;
+            continue;
+        }
+        set_remove(vm, r, r->r_first_page);
+        __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], FLY_REGION_MAP_NONE,
+                         __ATOMIC_RELEASE);
+        memmove(&vm->vm_regions[i], &vm->vm_regions[i + 1],
+                (vm->vm_nregions - i - 1) * sizeof(vm->vm_regions[0]));
+        vm->vm_nregions--;
+        gone[n++] = r;
+    }
+    fly_unlock(&vm->vm_lock);
+    for (size_t i = 0; i < n; i++)
+        fly_os_unmap(gone[i], FLY_REGION);
+    return n;
 }
 
 void fly_vmem_stats(fly_vmem_t *vm, fly_vmem_stats_t *out)
