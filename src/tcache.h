@@ -32,10 +32,17 @@ typedef struct fly_tcbin {
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 
-/* Statistics read tb_rounds, tb_prev_full and the tick fields of other
- * threads' caches.  Their owner writes them with relaxed atomic stores: the
- * same machine code as plain stores, and no data race. */
+/* Statistics read tb_rounds, tb_prev_full, tb_cap and the tick fields of
+ * other threads' caches; only the owner writes them.  The TSan build makes
+ * those writes relaxed atomic stores, so the checker sees no race; the
+ * normal build writes them plainly, since an aligned word store is never
+ * torn on the machines we run on and the atomic form makes compilers
+ * recompute addresses on the fast path. */
+#ifdef FLY_TSAN
 #define FLY_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#else
+#define FLY_SET(field, v) ((field) = (v))
+#endif
 #define FLY_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 #define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */

@@ -32,16 +32,8 @@ FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
     uint32_t r = b->tb_rounds;
     if (fly_unlikely(r == 0))
         return fly_tcache_malloc_slow(size, c);
-#ifdef FLY_TSAN
     int64_t t = tc->tc_ticks - 1;
     FLY_SET(tc->tc_ticks, t);
-#else
-    /* One read-modify-write instruction.  Statistics read tc_ticks from
-     * other threads; a torn read is impossible for an aligned word on the
-     * machines we run on, and the TSan build checks the rest with the
-     * atomic version above. */
-    int64_t t = --tc->tc_ticks;
-#endif
     if (fly_unlikely(t < 0))
         return fly_tcache_malloc_tick(size, c);
     FLY_SET(b->tb_rounds, r - 1);
