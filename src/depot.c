@@ -173,6 +173,8 @@ void fly_depot_reap_os(bool force)
             sc->sc_nempty++;
         }
         sc->sc_full_min = sc->sc_nfull;
+        if (force || idle)
+            fly_slab_shed_spares_locked(sc, &released);
         fly_unlock(&sc->sc_lock);
         fly_slab_release_os(released);
     }

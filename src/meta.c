@@ -19,7 +19,7 @@ static uint64_t meta_total;          /* guarded by meta_lock */
 
 void *fly_meta_alloc_os(size_t size)
 {
-    size = FLY_ALIGN_UP(size, 16);
+    size = FLY_ALIGN_UP(size, FLY_CACHELINE);
     if (size > META_CHUNK)
         return NULL;
     for (;;) {

@@ -7,7 +7,7 @@
 
 #include "common.h"
 
-/* Zeroed, 16-byte aligned, never freed (callers keep free lists).  May map
+/* Zeroed, cache-line aligned, never freed (callers keep free lists).  May map
  * memory: call with no allocator lock held.  NULL if the OS refuses. */
 void *fly_meta_alloc_os(size_t size);
 uint64_t fly_meta_bytes(void);

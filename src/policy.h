@@ -21,6 +21,7 @@ typedef struct fly_policy {
     uint32_t po_mag_max_rounds;           /* cap on magazine capacity */
     uint32_t po_burst_div;                /* a slab burst fills cap/div rounds */
     uint64_t po_depot_bytes;              /* per class; beyond it, back to zones */
+    uint32_t po_zone_spares;              /* empty zones a class keeps back */
     uint64_t po_decay_ms;                 /* idle time before purging dirty pages */
     uint32_t po_tick_events;              /* mallocs between maintenance ticks */
     uint64_t po_gc_interval_ms;           /* thread-cache and depot aging period */

@@ -26,6 +26,7 @@
  * zones that only lose objects drain and empty.
  */
 #include "slab.h"
+#include "policy.h"
 #include "stats.h"
 #include "vmem.h"
 #include <string.h>
@@ -133,6 +134,13 @@ unsigned fly_slab_fill_os(unsigned c, void **dst, unsigned want)
     fly_slab_class_t *sc = &fly_slab_classes[c];
     fly_lock(&sc->sc_lock);
     unsigned got = fly_slab_take_locked(sc, c, dst, want);
+    while (got < want && sc->sc_spare) {
+        fly_zone_t *z = sc->sc_spare;
+        sc->sc_spare = z->z_next;
+        sc->sc_nspare--;
+        partial_push(sc, z);
+        got += fly_slab_take_locked(sc, c, dst + got, want - got);
+    }
     while (got < want) {
         fly_unlock(&sc->sc_lock);
         fly_zone_t *z = zone_create_os(c);
@@ -188,6 +196,12 @@ void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, un
             partial_push(sc, z);
         if (z->z_nfree == z->z_nobjs) {
             partial_unlink(sc, z);
+            if (sc->sc_nspare < fly_policy.po_zone_spares) {
+                z->z_next = sc->sc_spare;
+                sc->sc_spare = z;
+                sc->sc_nspare++;
+                continue;
+            }
             sc->sc_nzones--;
             sc->sc_zone_releases++;
             z->z_next = *empty;
@@ -196,6 +210,19 @@ void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, un
     }
     sc->sc_objs_out -= n;
     fly_stats_note_out(-(int64_t)n * fly_classes[c].cl_size);
+}
+
+void fly_slab_shed_spares_locked(fly_slab_class_t *sc, fly_zone_t **empty)
+{
+    while (sc->sc_spare) {
+        fly_zone_t *z = sc->sc_spare;
+        sc->sc_spare = z->z_next;
+        sc->sc_nspare--;
+        sc->sc_nzones--;
+        sc->sc_zone_releases++;
+        z->z_next = *empty;
+        *empty = z;
+    }
 }
 
 void fly_slab_put_os(unsigned c, void *const *objs, unsigned n)

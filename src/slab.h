@@ -22,6 +22,8 @@ typedef struct fly_slab_class {
     fly_lock_t sc_lock;
     /* Guarded by sc_lock.  Slab layer: */
     fly_zone_t *sc_partial;      /* zones with free and used objects */
+    fly_zone_t *sc_spare;        /* empty zones kept back (po_zone_spares) */
+    uint32_t sc_nspare;
     uint64_t sc_nzones;
     uint64_t sc_objs_out;        /* objects outside zones (caches + program) */
     uint64_t sc_zone_creates, sc_zone_releases, sc_bursts;
@@ -48,6 +50,8 @@ void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, un
 void fly_slab_release_os(fly_zone_t *empty);
 /* Returns objects of class c to their zones: lock, put, unlock, release. */
 void fly_slab_put_os(unsigned c, void *const *objs, unsigned n);
+/* With sc_lock held: chains the spare empty zones on *empty for release. */
+void fly_slab_shed_spares_locked(fly_slab_class_t *sc, fly_zone_t **empty);
 /* Checks that p is the start of an object in a live zone of class c. */
 bool fly_slab_valid(const void *p, unsigned c);
 
