@@ -14,6 +14,7 @@
 #                             "flytest: static" also run linked with libflymalloc.a
 #   tests/bad/test_*_api.c  bad input through the prefixed API
 #   tests/bad/test_*.c      (others) bad input under LD_PRELOAD
+#   tests/debug/test_*.c    linked with libflymalloc-ubsan.a (FLY_DEBUG assertions + UBSan)
 #   tests/tsan/test_*.c     linked with libflymalloc-tsan.a, -fsanitize=thread,undefined;
 #                             any sanitizer report fails the test
 #   tests/*/test_*.sh, tests/programs/*.sh   shell tests (exit 0 pass, 77 skip)
@@ -44,6 +45,7 @@ export FLY_SO=${FLY_SO:-$BUILD/libflymalloc.so}
 export FLY_STATIC_LIB=${FLY_STATIC_LIB:-$BUILD/libflymalloc.a}
 export FLY_PREFIXED_LIB=${FLY_PREFIXED_LIB:-$BUILD/libflymalloc-prefixed.a}
 export FLY_TSAN_LIB=${FLY_TSAN_LIB:-$BUILD/libflymalloc-tsan.a}
+export FLY_DEBUG_LIB=${FLY_DEBUG_LIB:-$BUILD/libflymalloc-ubsan.a}
 export FLY_LAUNCHER=${FLY_LAUNCHER:-$BUILD/flymalloc}
 export FLY_TESTBIN=$OUT
 # Tests must not inherit settings from the caller's environment.
@@ -171,6 +173,20 @@ run_prefixed_c() {
     run_test "$name" "$log" "$(timeout_of "$src")" "$bin"
 }
 
+# ---- the debug build: FLY_DEBUG assertions and UBSan ---------------------
+run_debug_c() {
+    local src=$1
+    local name=${src#tests/}
+    name=${name%.c}
+    selected "$name" || return 0
+    local bin=$OUT/${name//\//_} log=$OUT/${name//\//_}.log
+    need_file "$name" "$FLY_DEBUG_LIB" || return 0
+    compile "$name" "$log" $CC $TFLAGS -DFLY_DEBUG -fsanitize=undefined -Isrc -Iinclude \
+        -o "$bin" "$src" "$FLY_DEBUG_LIB" -lpthread -lm || return 0
+    SANITIZED=1 run_test "$name" "$log" "$(timeout_of "$src")" env \
+        UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" "$bin"
+}
+
 # ---- libc programs under LD_PRELOAD, and statically linked -------------
 run_preload_c() {
     local src=$1
@@ -241,6 +257,7 @@ for f in tests/bad/test_*.c; do
     esac
 done
 for f in tests/tsan/test_*.c; do run_tsan_c "$f"; done
+for f in tests/debug/test_*.c; do run_debug_c "$f"; done
 for f in tests/unit/test_*.sh tests/api/test_*.sh tests/preload/test_*.sh \
     tests/bad/test_*.sh tests/programs/*.sh; do
     case $f in */lib*.sh) continue ;; esac
