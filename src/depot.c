@@ -31,6 +31,22 @@ static uint64_t mag_bytes(unsigned c)
     return (uint64_t)fly_classes[c].cl_mag_cap * fly_classes[c].cl_size;
 }
 
+static void push_empty_locked(fly_slab_class_t *sc, fly_mag_t *m)
+{
+    m->m_rounds = 0;
+    m->m_next = sc->sc_empty;
+    sc->sc_empty = m;
+    sc->sc_nempty++;
+}
+
+static void push_full_locked(fly_slab_class_t *sc, fly_mag_t *m)
+{
+    m->m_next = sc->sc_full;
+    sc->sc_full = m;
+    sc->sc_nfull++;
+    sc->sc_exchanges++;
+}
+
 fly_mag_t *fly_depot_empty_mag_os(unsigned c)
 {
     fly_slab_class_t *sc = &fly_slab_classes[c];
@@ -60,10 +76,7 @@ void fly_depot_return_empty(unsigned c, fly_mag_t *m)
     fly_lock(&sc->sc_lock);
     while (m) {
         fly_mag_t *next = m->m_next;
-        m->m_rounds = 0;
-        m->m_next = sc->sc_empty;
-        sc->sc_empty = m;
-        sc->sc_nempty++;
+        push_empty_locked(sc, m);
         m = next;
     }
     fly_unlock(&sc->sc_lock);
@@ -88,10 +101,7 @@ fly_mag_t *fly_depot_refill_os(unsigned c, fly_mag_t *empty, unsigned burst)
     fly_lock(&sc->sc_lock);
     fly_mag_t *full = pop_full_locked(sc);
     if (full) {
-        empty->m_rounds = 0;
-        empty->m_next = sc->sc_empty;
-        sc->sc_empty = empty;
-        sc->sc_nempty++;
+        push_empty_locked(sc, empty);
         sc->sc_exchanges++;
         fly_unlock(&sc->sc_lock);
         return full;
@@ -115,11 +125,8 @@ fly_mag_t *fly_depot_exchange_full_os(unsigned c, fly_mag_t *full)
         sc->sc_empty = empty->m_next;
         sc->sc_nempty--;
         empty->m_rounds = 0;
-        full->m_next = sc->sc_full;
-        sc->sc_full = full;
-        sc->sc_nfull++;
-        sc->sc_exchanges++;
         empty->m_next = NULL;
+        push_full_locked(sc, full);
         fly_unlock(&sc->sc_lock);
         return empty;
     }
@@ -129,10 +136,7 @@ fly_mag_t *fly_depot_exchange_full_os(unsigned c, fly_mag_t *full)
         fly_mag_t *fresh = fly_depot_empty_mag_os(c);
         if (fresh) {
             fly_lock(&sc->sc_lock);
-            full->m_next = sc->sc_full;
-            sc->sc_full = full;
-            sc->sc_nfull++;
-            sc->sc_exchanges++;
+            push_full_locked(sc, full);
             fly_unlock(&sc->sc_lock);
             return fresh;
         }
@@ -167,10 +171,7 @@ void fly_depot_reap_os(bool force)
         while (n--) {
             fly_mag_t *m = pop_full_locked(sc);
             fly_slab_put_locked(sc, c, m->m_objs, m->m_rounds, &released);
-            m->m_rounds = 0;
-            m->m_next = sc->sc_empty;
-            sc->sc_empty = m;
-            sc->sc_nempty++;
+            push_empty_locked(sc, m);
         }
         sc->sc_full_min = sc->sc_nfull;
         if (force || idle)

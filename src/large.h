@@ -28,6 +28,9 @@ void *fly_huge_realloc_os(void *p, size_t newsize);
 void fly_huge_maintain_os(uint64_t now, bool force);
 void fly_huge_counts(uint64_t *nalloc, uint64_t *nlive, uint64_t *live_bytes,
                      uint64_t *cached_bytes);
+/* When the OS refuses a mapping: unmaps cached huge mappings and empty
+ * regions; true if anything was released, so a retry may succeed. */
+bool fly_release_address_space_os(void);
 void fly_huge_lock_all(void);
 void fly_huge_unlock_all(bool child);
 

@@ -48,9 +48,6 @@ void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, bool for
 /* Unmaps regions with no page in use (when address space runs out, and
  * from malloc_trim); returns how many. */
 size_t fly_vmem_release_empty_os(fly_vmem_t *vm);
-/* When the OS refuses a mapping: unmaps cached huge mappings and empty
- * regions; true if anything was released, so a retry may succeed. */
-bool fly_release_address_space_os(void);
 void fly_vmem_stats(fly_vmem_t *vm, fly_vmem_stats_t *out);
 void fly_vmem_lock_all(fly_vmem_t *vm);
 void fly_vmem_unlock_all(fly_vmem_t *vm, bool child);
