@@ -45,8 +45,9 @@ $(B)/libflymalloc-tsan.a: $(TOBJS)
 # os layer), for the unit and stress tests.
 $(B)/libflymalloc-ubsan.a: $(UOBJS)
 	rm -f $@ && ar rcs $@ $^
-$(B)/flymalloc: tools/flymalloc.c include/flymalloc.h
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -o $@ $<
+TOOL_SRCS = $(wildcard tools/*.c)
+$(B)/flymalloc: $(TOOL_SRCS) $(wildcard tools/*.h) include/flymalloc.h
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -o $@ $(TOOL_SRCS) -lpthread -lm
 
 test: all
 	bash tests/run.sh

@@ -5,6 +5,15 @@
  *       runs CMD with LD_PRELOAD set to the libflymalloc.so built beside this
  *       program (so every child process of CMD uses flymalloc too);
  *       --stats prints a summary at exit (FLYMALLOC_STATS=1).
+ *   flymalloc trace -o FILE -- CMD ARGS...
+ *       runs CMD on flymalloc recording every allocation event into FILE
+ *       (docs/trace-format.md).
+ *   flymalloc replay FILE [--allocator A | --compare A,B,...]
+ *       replays a trace against allocators (tools/replay.c).
+ *   flymalloc analyze FILE [-o OUT.json]
+ *       a trace's figures as JSON (tools/analyze.c).
+ *   flymalloc report FILE [-o OUT.html] [--compare A,B,...]
+ *       one self-contained HTML page of plots (tools/report.py).
  *   flymalloc bench ARGS...
  *       runs the benchmark suite (bench/run.sh) with ARGS.
  */
@@ -16,16 +25,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "tools.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: flymalloc run [--stats|--stats=json] -- CMD [ARGS...]\n"
+               "       flymalloc trace -o FILE -- CMD [ARGS...]\n"
+               "       flymalloc replay FILE [--allocator A | --compare A,B,...] [--json OUT]\n"
+               "       flymalloc analyze FILE [-o OUT.json]\n"
+               "       flymalloc report FILE [-o OUT.html] [--compare A,B,...]\n"
                "       flymalloc bench [--quick] [--only W1,W2] [--allocators A,B] "
                "[--repeat N] [--so NAME=PATH]\n");
 }
 
 /* Directory holding this executable. */
-static void self_dir(char *out, size_t len)
+void fly_self_dir(char *out, unsigned long len)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -35,6 +49,28 @@ static void self_dir(char *out, size_t len)
     }
     exe[n] = '\0';
     snprintf(out, len, "%s", dirname(exe));
+}
+
+/* Puts the libflymalloc.so built beside this program first in LD_PRELOAD. */
+int fly_preload_self(void)
+{
+    char dir[PATH_MAX], lib[PATH_MAX + 32];
+    fly_self_dir(dir, sizeof(dir));
+    snprintf(lib, sizeof(lib), "%s/libflymalloc.so", dir);
+    if (access(lib, R_OK) != 0) {
+        fprintf(stderr, "flymalloc: %s not found (run make)\n", lib);
+        return -1;
+    }
+    const char *old = getenv("LD_PRELOAD");
+    if (old && *old) {
+        size_t len = strlen(lib) + strlen(old) + 2;
+        char *both = malloc(len);
+        snprintf(both, len, "%s:%s", lib, old);
+        setenv("LD_PRELOAD", both, 1);
+    } else {
+        setenv("LD_PRELOAD", lib, 1);
+    }
+    return 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -61,22 +97,8 @@ static int cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char dir[PATH_MAX], lib[PATH_MAX + 32];
-    self_dir(dir, sizeof(dir));
-    snprintf(lib, sizeof(lib), "%s/libflymalloc.so", dir);
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "flymalloc: %s not found (run make)\n", lib);
+    if (fly_preload_self() != 0)
         return 2;
-    }
-    const char *old = getenv("LD_PRELOAD");
-    if (old && *old) {
-        size_t len = strlen(lib) + strlen(old) + 2;
-        char *both = malloc(len);
-        snprintf(both, len, "%s:%s", lib, old);
-        setenv("LD_PRELOAD", both, 1);
-    } else {
-        setenv("LD_PRELOAD", lib, 1);
-    }
     if (stats)
         setenv("FLYMALLOC_STATS", stats, 1);
     execvp(argv[i], argv + i);
@@ -84,10 +106,29 @@ static int cmd_run(int argc, char **argv)
     return 127;
 }
 
+/* flymalloc report: tools/report.py does the work (python3, no network). */
+static int cmd_report(int argc, char **argv)
+{
+    char dir[PATH_MAX], script[PATH_MAX + 32], self[PATH_MAX + 32];
+    fly_self_dir(dir, sizeof(dir));
+    snprintf(script, sizeof(script), "%s/../tools/report.py", dir);
+    snprintf(self, sizeof(self), "%s/flymalloc", dir);
+    char **args = calloc((size_t)argc + 5, sizeof(char *));
+    args[0] = "python3";
+    args[1] = script;
+    args[2] = "--flymalloc";
+    args[3] = self;
+    for (int i = 0; i < argc; i++)
+        args[i + 4] = argv[i];
+    execvp("python3", args);
+    fprintf(stderr, "flymalloc: cannot run python3 %s: %s\n", script, strerror(errno));
+    return 127;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     char dir[PATH_MAX], script[PATH_MAX + 32];
-    self_dir(dir, sizeof(dir));
+    fly_self_dir(dir, sizeof(dir));
     snprintf(script, sizeof(script), "%s/../bench/run.sh", dir);
     char **args = calloc((size_t)argc + 3, sizeof(char *));
     args[0] = "bash";
@@ -107,6 +148,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "trace") == 0)
+        return fly_cmd_trace(argc - 2, argv + 2);
+    if (strcmp(argv[1], "replay") == 0)
+        return fly_cmd_replay(argc - 2, argv + 2);
+    if (strcmp(argv[1], "analyze") == 0)
+        return fly_cmd_analyze(argc - 2, argv + 2);
+    if (strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

@@ -1,0 +1,10 @@
+/* analyze.c: placeholder until the subcommand lands. */
+#include "tools.h"
+#include <stdio.h>
+int fly_cmd_analyze(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "flymalloc analyze: not built yet\n");
+    return 2;
+}

@@ -1,0 +1,23 @@
+/*
+ * tools.h: the subcommands of the flymalloc launcher, one file each.
+ * flymalloc.c parses the command word and calls one of these with the
+ * remaining arguments; each returns the process exit status.
+ */
+#ifndef FLY_TOOLS_H
+#define FLY_TOOLS_H
+
+/* tools/trace_cmd.c: flymalloc trace -o FILE -- CMD ARGS... */
+int fly_cmd_trace(int argc, char **argv);
+/* tools/replay.c: flymalloc replay FILE [--allocator A] [--compare A,B,...] */
+int fly_cmd_replay(int argc, char **argv);
+/* tools/analyze.c: flymalloc analyze FILE [-o OUT.json]: the trace's figures as JSON */
+int fly_cmd_analyze(int argc, char **argv);
+
+/* Directory holding the flymalloc executable (to find the library and scripts). */
+void fly_self_dir(char *out, unsigned long len);
+
+/* Puts the libflymalloc.so built beside the launcher first in LD_PRELOAD;
+ * -1 (with a message) if it is missing. */
+int fly_preload_self(void);
+
+#endif
