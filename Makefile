@@ -5,7 +5,7 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror
 LIBFLAGS = -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
            -fno-builtin-malloc -fno-builtin-free -fno-stack-protector \
-           -fno-semantic-interposition -Iinclude -Isrc
+           -fno-semantic-interposition -fno-tree-slp-vectorize -Iinclude -Isrc
 B        = build
 
 SRCS     = $(wildcard src/*.c)

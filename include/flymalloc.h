@@ -34,28 +34,64 @@ void fly_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 int fly_malloc_trim(size_t pad);
 struct mallinfo2 fly_mallinfo2(void);
 
-/* Summary statistics.  Figures are merged from every thread on demand. */
-#define FLY_STATS_VERSION 1
+/* Statistics.  Every figure is merged from all threads on demand; the
+ * fast paths only bump per-thread counters.  Cumulative counts (nmalloc,
+ * requested, hits...) only grow; the others describe the present. */
+#define FLY_STATS_VERSION 2
+#define FLY_STATS_MAX_CLASSES 48
+
+/* One size class (slab allocations of up to 32 KiB). */
+typedef struct fly_class_stats {
+    uint64_t cs_size;          /* object size */
+    uint64_t cs_nmalloc;       /* allocations served by this class */
+    uint64_t cs_nfree;         /* frees (allocations minus live objects) */
+    uint64_t cs_requested;     /* bytes those allocations asked for */
+    uint64_t cs_live;          /* objects held by the program */
+    uint64_t cs_cached;        /* free objects in thread caches and the depot */
+    uint64_t cs_hits;          /* allocations served by a loaded magazine */
+    uint64_t cs_misses;        /* allocations that went to the slow path */
+    uint64_t cs_bursts;        /* magazines filled from the zones */
+    uint64_t cs_exchanges;     /* magazines traded with the depot */
+    uint64_t cs_contended;     /* depot lock acquisitions that had to wait */
+    uint64_t cs_zones;         /* zones in use */
+    uint64_t cs_zone_bytes;    /* their size */
+    uint64_t cs_capacity;      /* objects those zones hold */
+} fly_class_stats_t;
+
 typedef struct fly_stats {
     uint32_t st_version;       /* FLY_STATS_VERSION */
     uint32_t st_size;          /* sizeof(fly_stats_t) as filled in */
     uint64_t st_nmalloc;       /* allocations of every kind */
     uint64_t st_nfree;         /* frees of every kind */
+    uint64_t st_requested_bytes; /* bytes asked for, all allocations so far */
+    uint64_t st_usable_bytes;  /* bytes handed out for them (class or page rounded) */
     uint64_t st_live_bytes;    /* usable bytes currently allocated */
     uint64_t st_peak_bytes;    /* peak of st_live_bytes (see docs/design.md) */
+    uint64_t st_resident_bytes; /* resident set of the whole process (/proc/self/statm) */
     uint64_t st_mapped_bytes;  /* address space mapped from the OS */
     uint64_t st_dirty_bytes;   /* free pages still resident, kept for reuse */
     uint64_t st_cold_bytes;    /* free pages returned to the OS */
     uint64_t st_cached_bytes;  /* free objects held in thread caches and depots */
+    uint64_t st_zone_bytes;    /* slab zones in use (live + cached + free slots) */
+    uint64_t st_small_bytes;   /* live slab objects (up to 32 KiB) */
     uint64_t st_large_bytes;   /* live large blocks (32 KiB .. 63 MiB) */
     uint64_t st_huge_bytes;    /* live huge blocks (own mappings) */
     uint64_t st_huge_blocks;
     uint64_t st_meta_bytes;    /* allocator bookkeeping (magazines, caches) */
+    uint64_t st_cache_hits;    /* small allocations served by a thread's magazine */
+    uint64_t st_cache_misses;  /* ... and by the slow path */
+    uint64_t st_bursts, st_depot_exchanges, st_depot_contended;
+    uint64_t st_zones;
+    uint64_t st_coalesces;     /* vmem spans merged with a free neighbour */
     uint64_t st_purges;        /* madvise runs made by decay */
+    uint64_t st_purged_bytes;
     uint64_t st_mmap_calls, st_mmap_bytes;
     uint64_t st_munmap_calls, st_munmap_bytes;
     uint64_t st_madvise_calls, st_madvise_bytes;
     uint64_t st_mremap_calls, st_mremap_bytes;
+    uint32_t st_nclasses;      /* entries used in st_class */
+    uint32_t st_pad;
+    fly_class_stats_t st_class[FLY_STATS_MAX_CLASSES];
 } fly_stats_t;
 
 /* Fills *st (at most size bytes); returns 0, or -1 if size is too small. */
@@ -65,6 +101,19 @@ int fly_stats_get(fly_stats_t *st, size_t size);
 #define FLY_STATS_JSON 2
 /* Writes the statistics to fd without allocating. */
 void fly_stats_print(int fd, int flags);
+
+/* Named reads, settings and actions, in the shape of jemalloc's mallctl:
+ * reads copy the current value into *old (*oldlen must be its size),
+ * writes take it from new/newlen.  Returns 0, ENOENT for an unknown name,
+ * EINVAL for a wrong size or value, EPERM to write a read-only name.
+ * `flymalloc ctl` and docs/measuring.md list the names; among them:
+ *   "version" (uint32), "stats.live_bytes" and every other fly_stats_t
+ *   field by its name without st_ (uint64), "stats.classes.N.FIELD"
+ *   (uint64; FIELD as in fly_class_stats_t without cs_),
+ *   "stats.fragmentation.summary" (char[]: *oldlen in, length out),
+ *   "opt.decay_ms" and "opt.tcache_bytes" (uint64, read-write),
+ *   "thread.tcache.flush" and "arena.purge" (actions: no old, no new). */
+int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_, size_t newlen);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,10 @@
  * EINVAL; freeing what flymalloc did not hand out aborts with
  * "flymalloc: FUNC(): invalid pointer 0x...", a detected double free with
  * "flymalloc: FUNC(): double free 0x...".
+ *
+ * Tracing (trace.h) adds nothing to malloc's and free's fast paths: their
+ * slow paths divert to traced_malloc and traced_free; the other entry
+ * points test fly_trace_wanted() first.
  */
 #include "flymalloc.h"
 #include "init.h"
@@ -22,12 +26,24 @@
 #include "slab.h"
 #include "stats.h"
 #include "tcache_inline.h"
+#include "trace.h"
 #include "vmem.h"
 #include <errno.h>
 #include <string.h>
 
+/* Recorded versions of the entry points (trace.h), used while tracing. */
+static FLY_NOINLINE void *traced_calloc(size_t nmemb, size_t size);
+static FLY_NOINLINE void *traced_realloc(void *p, size_t size);
+static FLY_NOINLINE int traced_posix_memalign(void **memptr, size_t alignment, size_t size);
+enum aligned_kind { ALIGNED_ALLOC, MEMALIGN, VALLOC, PVALLOC };
+static FLY_NOINLINE void *traced_aligned(enum aligned_kind kind, size_t alignment, size_t size);
+
 static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
 {
+    if (fly_unlikely(!fly_initialized))
+        fly_init();
+    if (fly_trace_wanted())
+        return fly_traced_malloc(size);        /* calloc is traced before it gets here */
     if (size <= FLY_SMALL_MAX) {
         if (fly_unlikely(!fly_initialized))
             fly_init();
@@ -57,6 +73,10 @@ FLY_EXPORT void fly_free(void *p)
 
 void fly_free_slow(void *p, const char *fname)
 {
+    if (fly_trace_wanted()) {
+        fly_traced_free(p, fname);
+        return;
+    }
     if (p == NULL)
         return;
     unsigned kind = fly_region_kind(p);
@@ -98,6 +118,8 @@ static size_t usable_size(const void *p, const char *fname)
 
 FLY_EXPORT void *fly_calloc(size_t nmemb, size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_calloc(nmemb, size);
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total)) {
         errno = ENOMEM;
@@ -117,6 +139,8 @@ static void *realloc_move(void *p, size_t old, size_t size)
     void *q = fly_malloc(size);
     if (q == NULL)
         return NULL;
+    if (fly_unlikely(fly_trace_inside))
+        fly_trace_realloc_mid();
     memcpy(q, p, FLY_MIN(old, size));
     fly_free_inline(p, "realloc");
     return q;
@@ -124,6 +148,8 @@ static void *realloc_move(void *p, size_t old, size_t size)
 
 FLY_EXPORT void *fly_realloc(void *p, size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_realloc(p, size);
     if (p == NULL)
         return fly_malloc(size);
     if (size == 0) {
@@ -184,6 +210,8 @@ static bool power_of_two(size_t x)
 
 FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_posix_memalign(memptr, alignment, size);
     if (!power_of_two(alignment) || alignment % sizeof(void *))
         return EINVAL;
     int saved = errno;
@@ -197,6 +225,8 @@ FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
 
 FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_aligned(ALIGNED_ALLOC, alignment, size);
     if (!power_of_two(alignment)) {
         errno = EINVAL;
         return NULL;
@@ -206,6 +236,8 @@ FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
 
 FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_aligned(MEMALIGN, alignment, size);
     /* glibc's rules: round a non-power-of-two up; refuse absurd ones. */
     if (alignment > SIZE_MAX / 2 + 1) {
         errno = EINVAL;
@@ -218,11 +250,15 @@ FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
 
 FLY_EXPORT void *fly_valloc(size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_aligned(VALLOC, FLY_PAGE, size);
     return aligned_alloc_impl(FLY_PAGE, size);
 }
 
 FLY_EXPORT void *fly_pvalloc(size_t size)
 {
+    if (fly_trace_wanted())
+        return traced_aligned(PVALLOC, FLY_PAGE, size);
     if (size > SIZE_MAX - FLY_PAGE) {
         errno = ENOMEM;
         return NULL;
@@ -255,8 +291,12 @@ FLY_EXPORT int fly_malloc_trim(size_t pad)
         return 0;
     fly_stats_t before, after;
     fly_stats_get(&before, sizeof(before));
-    fly_tcache_flush();
-    fly_large_flush_thread();
+    bool traced = fly_trace_wanted();
+    if (traced)
+        fly_trace_enter();
+    fly_tcache_flush_thread();
+    if (traced)
+        fly_trace_leave();
     fly_depot_reap_os(true);
     fly_huge_maintain_os(fly_now_ms(), true);
     fly_vmem_purge_os(&fly_vmem_main, fly_now_ms(), 0, true);
@@ -280,6 +320,83 @@ FLY_EXPORT struct mallinfo2 fly_mallinfo2(void)
     mi.usmblks = st.st_peak_bytes;
     mi.keepcost = st.st_dirty_bytes;
     return mi;
+}
+
+/* Tracing.  Each wrapper does the operation with the thread's real cache
+ * (fly_trace_enter) and records it, taking the sequence number after an
+ * allocation and before a release (docs/trace-format.md, "Ordering"). */
+void *fly_traced_malloc(size_t size)
+{
+    fly_trace_enter();
+    void *p = fly_malloc(size);
+    fly_trace_leave();
+    fly_trace_alloc(FLY_TRACE_MALLOC, fly_trace_seq(), 0, size, p);
+    return p;
+}
+
+void fly_traced_free(void *p, const char *fname)
+{
+    if (p == NULL)
+        return;
+    fly_trace_free(fly_trace_seq(), p);
+    fly_trace_enter();
+    fly_free_inline(p, fname);
+    fly_trace_leave();
+}
+
+static void *traced_calloc(size_t nmemb, size_t size)
+{
+    fly_trace_enter();
+    void *p = fly_calloc(nmemb, size);
+    fly_trace_leave();
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total))
+        total = SIZE_MAX;
+    fly_trace_alloc(FLY_TRACE_CALLOC, fly_trace_seq(), 0, total, p);
+    return p;
+}
+
+static void *traced_realloc(void *p, size_t size)
+{
+    if (p && size == 0) {
+        uint64_t seq = fly_trace_seq();
+        fly_trace_realloc(seq, p, 0, NULL);
+        fly_trace_enter();
+        fly_realloc(p, 0);
+        fly_trace_leave();
+        return NULL;
+    }
+    fly_trace_mid_seq = 0;
+    fly_trace_enter();
+    void *q = fly_realloc(p, size);
+    fly_trace_leave();
+    uint64_t seq = fly_trace_mid_seq ? fly_trace_mid_seq : fly_trace_seq();
+    fly_trace_realloc(seq, p, size, q);
+    return q;
+}
+
+static int traced_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+    fly_trace_enter();
+    int err = fly_posix_memalign(memptr, alignment, size);
+    fly_trace_leave();
+    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_seq(), alignment, size,
+                    err == 0 ? *memptr : NULL);
+    return err;
+}
+
+static void *traced_aligned(enum aligned_kind kind, size_t alignment, size_t size)
+{
+    fly_trace_enter();
+    void *p = kind == ALIGNED_ALLOC ? fly_aligned_alloc(alignment, size)
+              : kind == MEMALIGN    ? fly_memalign(alignment, size)
+              : kind == VALLOC      ? fly_valloc(size)
+                                    : fly_pvalloc(size);
+    fly_trace_leave();
+    if (kind == PVALLOC && p)
+        size = FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE);
+    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_seq(), alignment, size, p);
+    return p;
 }
 
 #ifndef FLY_PREFIXED_ONLY

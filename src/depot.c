@@ -47,6 +47,15 @@ static void push_full_locked(fly_slab_class_t *sc, fly_mag_t *m)
     sc->sc_exchanges++;
 }
 
+/* The class lock, counting the times another thread held it (contention). */
+static void lock_counted(fly_slab_class_t *sc)
+{
+    if (!fly_trylock(&sc->sc_lock)) {
+        fly_lock(&sc->sc_lock);
+        sc->sc_contended++;
+    }
+}
+
 fly_mag_t *fly_depot_empty_mag_os(unsigned c)
 {
     fly_slab_class_t *sc = &fly_slab_classes[c];
@@ -98,7 +107,7 @@ static fly_mag_t *pop_full_locked(fly_slab_class_t *sc)
 fly_mag_t *fly_depot_refill_os(unsigned c, fly_mag_t *empty, unsigned burst)
 {
     fly_slab_class_t *sc = &fly_slab_classes[c];
-    fly_lock(&sc->sc_lock);
+    lock_counted(sc);
     fly_mag_t *full = pop_full_locked(sc);
     if (full) {
         push_empty_locked(sc, empty);
@@ -119,7 +128,7 @@ fly_mag_t *fly_depot_exchange_full_os(unsigned c, fly_mag_t *full)
 {
     fly_slab_class_t *sc = &fly_slab_classes[c];
     fly_zone_t *released = NULL;
-    fly_lock(&sc->sc_lock);
+    lock_counted(sc);
     fly_mag_t *empty = sc->sc_empty;
     if (empty && (sc->sc_nfull + 1) * mag_bytes(c) <= fly_policy.po_depot_bytes) {
         sc->sc_empty = empty->m_next;

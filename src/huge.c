@@ -37,6 +37,7 @@ static fly_lock_t huge_lock = FLY_LOCK_INITIALIZER;
 static huge_block_t huge_blocks[HUGE_MAX_BLOCKS];   /* guarded by huge_lock */
 static uint32_t huge_nblocks;
 static uint64_t huge_cached, huge_live, huge_nalloc, huge_nlive;   /* huge_lock */
+static uint64_t huge_requested, huge_usable_total;                       /* atomic */
 
 extern uint64_t fly_decay_ms_setting(void);
 
@@ -107,7 +108,9 @@ void *fly_huge_alloc_os(size_t size, size_t align, bool zero)
         errno = ENOMEM;
         return NULL;
     }
+    __atomic_fetch_add(&huge_requested, size, __ATOMIC_RELAXED);
     size = FLY_ALIGN_UP(size, FLY_PAGE);
+    __atomic_fetch_add(&huge_usable_total, size, __ATOMIC_RELAXED);
     align = FLY_MAX(align, FLY_REGION);
     size_t got;
     fly_lock(&huge_lock);
@@ -253,15 +256,16 @@ void fly_huge_maintain_os(uint64_t now, bool force)
     }
 }
 
-void fly_huge_counts(uint64_t *nalloc, uint64_t *nlive, uint64_t *live_bytes,
-                     uint64_t *cached_bytes)
+void fly_huge_counts(fly_block_counts_t *out)
 {
     fly_lock(&huge_lock);
-    *nalloc = huge_nalloc;
-    *nlive = huge_nlive;
-    *live_bytes = huge_live;
-    *cached_bytes = huge_cached;
+    out->bc_nalloc = huge_nalloc;
+    out->bc_nlive = huge_nlive;
+    out->bc_live_bytes = huge_live;
+    out->bc_cached_bytes = huge_cached;
     fly_unlock(&huge_lock);
+    out->bc_requested = __atomic_load_n(&huge_requested, __ATOMIC_RELAXED);
+    out->bc_usable = __atomic_load_n(&huge_usable_total, __ATOMIC_RELAXED);
 }
 
 void fly_huge_lock_all(void)

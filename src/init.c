@@ -11,6 +11,11 @@
  *   FLYMALLOC_TCACHE_BYTES  per-thread cache budget, suffix k/m/g (1m)
  *   FLYMALLOC_STATS         1 or text: print statistics to stderr at exit;
  *                           json: the same as one JSON object
+ *   FLYMALLOC_STATS_FILE    print them to this file instead ("%p": the pid)
+ *   FLYMALLOC_TRACE         record every allocation event into this file
+ *                           ("%p": the pid; trace.c, docs/trace-format.md)
+ *   FLYMALLOC_TRACE_PID     only the process with this id records (set by
+ *                           `flymalloc trace`, so child processes do not)
  *
  * A malformed or unknown FLYMALLOC_ setting gives one warning and the default.
  *
@@ -26,6 +31,8 @@
 #include "stats.h"
 #include "tcache.h"
 #include "vmem.h"
+#include "trace.h"
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +41,7 @@ fly_policy_t fly_policy;
 bool fly_initialized;
 pthread_key_t fly_thread_key;
 static int init_state;            /* 0 none, 1 running, 2 done */
-static int stats_at_exit;
+fly_settings_t fly_settings;
 
 uint64_t fly_decay_ms_setting(void)
 {
@@ -92,7 +99,7 @@ static bool match(const char *entry, const char *name, const char **value)
     return true;
 }
 
-void fly_config_parse(char **env, fly_policy_t *po, int *stats_mode)
+void fly_config_parse(char **env, fly_policy_t *po, fly_settings_t *se)
 {
     for (char **e = env; e && *e; e++) {
         const char *v;
@@ -111,13 +118,28 @@ void fly_config_parse(char **env, fly_policy_t *po, int *stats_mode)
                 warn_setting(*e, " is malformed (want bytes with k/m/g suffix, up to 1g); using 1m");
         } else if (match(*e, "FLYMALLOC_STATS", &v)) {
             if (strcmp(v, "0") == 0)
-                *stats_mode = 0;
+                se->se_stats = 0;
             else if (strcmp(v, "1") == 0 || strcmp(v, "text") == 0)
-                *stats_mode = FLY_STATS_TEXT;
+                se->se_stats = FLY_STATS_TEXT;
             else if (strcmp(v, "json") == 0)
-                *stats_mode = FLY_STATS_JSON;
+                se->se_stats = FLY_STATS_JSON;
             else
                 warn_setting(*e, " is malformed (want 0, 1, text or json); using 0");
+        } else if (match(*e, "FLYMALLOC_STATS_FILE", &v)) {
+            if (*v)
+                se->se_stats_file = v;
+            else
+                warn_setting(*e, " is empty (want a file name); using stderr");
+        } else if (match(*e, "FLYMALLOC_TRACE", &v)) {
+            if (*v)
+                se->se_trace = v;
+            else
+                warn_setting(*e, " is empty (want a file name); not tracing");
+        } else if (match(*e, "FLYMALLOC_TRACE_PID", &v)) {
+            if (parse_size(v, 1u << 30, false, &x) && x > 0)
+                se->se_trace_pid = (long)x;
+            else
+                warn_setting(*e, " is malformed (want a process id); any process traces");
         } else {
             warn_setting(*e, " is not a flymalloc setting; ignored");
         }
@@ -131,10 +153,12 @@ static void prefork(void)
     fly_vmem_lock_all(&fly_vmem_main);
     fly_meta_lock_all();
     fly_tcache_lock_all();
+    fly_trace_lock_all();
 }
 
 static void postfork_parent(void)
 {
+    fly_trace_unlock_all(false);
     fly_tcache_unlock_all(false);
     fly_meta_unlock_all(false);
     fly_vmem_unlock_all(&fly_vmem_main, false);
@@ -149,6 +173,7 @@ static void postfork_child(void)
     fly_huge_unlock_all(true);
     fly_depot_unlock_all(true);
     fly_tcache_unlock_all(true);
+    fly_trace_unlock_all(true);
 }
 
 extern char **environ;
@@ -166,14 +191,16 @@ void fly_init(void)
     fly_policy_defaults(&po);
     if (sysconf(_SC_PAGESIZE) != (long)FLY_PAGE)
         fly_warn("the system page size is not 4096; flymalloc's pages stay 4096 bytes");
-    fly_config_parse(environ, &po, &stats_at_exit);
+    fly_config_parse(environ, &po, &fly_settings);
     fly_policy = po;
+    fly_tcache_budget = po.po_tcache_bytes;
     fly_sizeclass_init(&fly_policy);
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
     /* These may allocate; the allocator is ready for them. */
     pthread_key_create(&fly_thread_key, fly_tcache_thread_exit);
     pthread_atfork(prefork, postfork_parent, postfork_child);
+    fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid);
 }
 
 __attribute__((constructor(101))) static void fly_init_early(void)
@@ -182,8 +209,39 @@ __attribute__((constructor(101))) static void fly_init_early(void)
         fly_init();
 }
 
+int fly_open_output(const char *path)
+{
+    char name[4096];
+    size_t n = 0;
+    for (const char *s = path; *s && n < sizeof(name) - 24; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+            n += fly_fmt_u64(name + n, (uint64_t)getpid());
+            s++;
+        } else {
+            name[n++] = *s;
+        }
+    }
+    name[n] = '\0';
+    return open(name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+}
+
 __attribute__((destructor)) static void fly_report_at_exit(void)
 {
-    if (stats_at_exit)
-        fly_stats_print(2, stats_at_exit);
+    fly_trace_finish();
+    int mode = fly_settings.se_stats;
+    if (mode == 0 && fly_settings.se_stats_file)
+        mode = FLY_STATS_TEXT;
+    if (mode == 0)
+        return;
+    int fd = 2;
+    if (fly_settings.se_stats_file) {
+        fd = fly_open_output(fly_settings.se_stats_file);
+        if (fd < 0) {
+            warn_setting("FLYMALLOC_STATS_FILE", ": cannot open the file; using stderr");
+            fd = 2;
+        }
+    }
+    fly_stats_print(fd, mode);
+    if (fd != 2)
+        close(fd);
 }

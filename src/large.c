@@ -22,7 +22,7 @@
 #include <errno.h>
 #include <string.h>
 
-static uint64_t large_nalloc, large_nlive, large_live;    /* atomic */
+static fly_block_counts_t large_count;    /* atomic */
 
 static void mark(void *p, uint8_t pc)
 {
@@ -74,9 +74,11 @@ void *fly_large_alloc_os(size_t size, size_t align, bool zero)
         }
     }
     mark(p, FLY_PC_LARGE);
-    __atomic_fetch_add(&large_nalloc, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&large_nlive, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&large_live, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_nalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_nlive, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_live_bytes, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_requested, size, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_usable, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
     fly_stats_note_out((int64_t)(npages << FLY_PAGE_SHIFT));
     if (zero && !zeroed)
         memset(p, 0, npages << FLY_PAGE_SHIFT);
@@ -87,8 +89,8 @@ void fly_large_free_os(void *p)
 {
     size_t npages = fly_vmem_span_pages(p);
     mark(p, FLY_PC_FREED_LARGE);
-    __atomic_fetch_sub(&large_nlive, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&large_live, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&large_count.bc_nlive, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&large_count.bc_live_bytes, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
     fly_stats_note_out(-(int64_t)(npages << FLY_PAGE_SHIFT));
     if (!lcache_push(p, npages))
         fly_vmem_free_os(&fly_vmem_main, p, npages);
@@ -112,7 +114,7 @@ bool fly_large_resize_inplace(void *p, size_t newsize)
     else if (!fly_vmem_grow(&fly_vmem_main, p, npages, newpages))
         return false;
     int64_t delta = ((int64_t)newpages - (int64_t)npages) * (int64_t)FLY_PAGE;
-    __atomic_fetch_add(&large_live, (uint64_t)delta, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_live_bytes, (uint64_t)delta, __ATOMIC_RELAXED);
     fly_stats_note_out(delta);
     return true;
 }
@@ -135,9 +137,12 @@ void fly_large_maintain_os(uint64_t now)
     fly_huge_maintain_os(now, false);
 }
 
-void fly_large_counts(uint64_t *nalloc, uint64_t *nlive, uint64_t *live_bytes)
+void fly_large_counts(fly_block_counts_t *out)
 {
-    *nalloc = __atomic_load_n(&large_nalloc, __ATOMIC_RELAXED);
-    *nlive = __atomic_load_n(&large_nlive, __ATOMIC_RELAXED);
-    *live_bytes = __atomic_load_n(&large_live, __ATOMIC_RELAXED);
+    out->bc_nalloc = __atomic_load_n(&large_count.bc_nalloc, __ATOMIC_RELAXED);
+    out->bc_nlive = __atomic_load_n(&large_count.bc_nlive, __ATOMIC_RELAXED);
+    out->bc_live_bytes = __atomic_load_n(&large_count.bc_live_bytes, __ATOMIC_RELAXED);
+    out->bc_cached_bytes = 0;
+    out->bc_requested = __atomic_load_n(&large_count.bc_requested, __ATOMIC_RELAXED);
+    out->bc_usable = __atomic_load_n(&large_count.bc_usable, __ATOMIC_RELAXED);
 }

@@ -12,6 +12,7 @@
  *   2. large-object lock (huge mapping cache)
  *   3. vmem arena lock
  *   4. meta lock (internal bump allocator), tcache registry lock
+ *   5. trace lock (trace.c: the list of trace buffers)
  */
 #ifndef FLY_LOCK_H
 #define FLY_LOCK_H

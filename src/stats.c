@@ -1,14 +1,17 @@
 /*
  * stats.c: statistics merged on demand from every layer, and their printing.
  *
- * Nothing here is on the fast path.  Allocation counts come from the thread
- * caches' tick counters (every malloc decrements one) plus the large and
- * huge layers' counters; live bytes are what the zones handed out minus what
- * sits in magazines, plus live large and huge blocks; frees are allocations
- * minus live objects.  The peak is tracked on the slow paths over bytes
- * handed out by zones (including those still cached) plus large and huge
- * blocks, so it bounds the true peak of live bytes from above by at most
- * the caches' contents.  Printing builds text in a stack buffer: no stdio.
+ * Nothing here is on the fast path.  The thread caches count allocations
+ * and requested bytes per class in each bin (tcache_inline.h); misses are
+ * counted on the slow path, so hits are allocations minus misses.  Frees
+ * are derived: allocations minus live objects, where live objects of a
+ * class are those outside its zones (sc_objs_out) minus those cached in
+ * magazines; this is exact whenever the threads are quiescent and never
+ * costs free() an instruction.  The large and huge layers count for
+ * themselves.  The peak is tracked on the slow paths over bytes handed out
+ * by zones (including those still cached) plus large and huge blocks, so it
+ * bounds the true peak of live bytes from above by at most the caches'
+ * contents.  Printing builds text in a stack buffer: no stdio.
  */
 #include "stats.h"
 #include "init.h"
@@ -18,7 +21,9 @@
 #include "slab.h"
 #include "tcache.h"
 #include "vmem.h"
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static int64_t stats_out_bytes, stats_peak_bytes;     /* atomic */
 
@@ -31,6 +36,78 @@ void fly_stats_note_out(int64_t delta)
         ;
 }
 
+/* The process's resident set, from /proc/self/statm (no allocation). */
+static uint64_t resident_bytes(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *s = buf;
+    while (*s && *s != ' ')          /* first field: total program size */
+        s++;
+    uint64_t pages = 0;
+    for (s++; *s >= '0' && *s <= '9'; s++)
+        pages = pages * 10 + (uint64_t)(*s - '0');
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
+{
+    st->st_nclasses = fly_policy.po_nclasses;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        const fly_class_t *cl = &fly_classes[c];
+        fly_slab_class_t *sc = &fly_slab_classes[c];
+        fly_class_stats_t *cs = &st->st_class[c - 1];
+        fly_lock(&sc->sc_lock);
+        uint64_t out = sc->sc_objs_out;
+        uint64_t cached = tcc->cached[c] + (uint64_t)sc->sc_nfull * cl->cl_mag_cap;
+        cs->cs_bursts = sc->sc_bursts;
+        cs->cs_exchanges = sc->sc_exchanges;
+        cs->cs_contended = sc->sc_contended;
+        cs->cs_zones = sc->sc_nzones;
+        fly_unlock(&sc->sc_lock);
+        cs->cs_size = cl->cl_size;
+        cs->cs_cached = FLY_MIN(cached, out);
+        cs->cs_live = out - cs->cs_cached;
+        cs->cs_nmalloc = tcc->nmalloc[c];
+        cs->cs_nfree = cs->cs_nmalloc > cs->cs_live ? cs->cs_nmalloc - cs->cs_live : 0;
+        cs->cs_requested = tcc->requested[c];
+        cs->cs_misses = FLY_MIN(tcc->misses[c], cs->cs_nmalloc);
+        cs->cs_hits = cs->cs_nmalloc - cs->cs_misses;
+        cs->cs_zone_bytes = cs->cs_zones * cl->cl_zone_size;
+        cs->cs_capacity = cs->cs_zones * cl->cl_nobjs;
+
+        st->st_nmalloc += cs->cs_nmalloc;
+        st->st_nfree += cs->cs_nfree;
+        st->st_requested_bytes += cs->cs_requested;
+        st->st_usable_bytes += cs->cs_nmalloc * cl->cl_size;
+        st->st_small_bytes += cs->cs_live * cl->cl_size;
+        st->st_cached_bytes += cs->cs_cached * cl->cl_size;
+        st->st_zone_bytes += cs->cs_zone_bytes;
+        st->st_cache_hits += cs->cs_hits;
+        st->st_cache_misses += cs->cs_misses;
+        st->st_bursts += cs->cs_bursts;
+        st->st_depot_exchanges += cs->cs_exchanges;
+        st->st_depot_contended += cs->cs_contended;
+        st->st_zones += cs->cs_zones;
+    }
+}
+
+static void add_blocks(fly_stats_t *st, const fly_block_counts_t *bc)
+{
+    st->st_nmalloc += bc->bc_nalloc;
+    st->st_nfree += bc->bc_nalloc > bc->bc_nlive ? bc->bc_nalloc - bc->bc_nlive : 0;
+    st->st_requested_bytes += bc->bc_requested;
+    st->st_usable_bytes += bc->bc_usable;
+    st->st_cached_bytes += bc->bc_cached_bytes;
+}
+
 FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
 {
     if (st == NULL || size < sizeof(*st))
@@ -38,31 +115,23 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     memset(st, 0, sizeof(*st));
     st->st_version = FLY_STATS_VERSION;
     st->st_size = sizeof(*st);
+    st->st_resident_bytes = resident_bytes();
     if (!fly_initialized)
         return 0;
-    uint64_t cached[FLY_MAX_CLASSES + 1] = { 0 };
-    fly_tcache_cached_objs(cached);
-    uint64_t live_objs = 0;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
-        fly_slab_class_t *sc = &fly_slab_classes[c];
-        fly_lock(&sc->sc_lock);
-        uint64_t out = sc->sc_objs_out;
-        cached[c] += (uint64_t)sc->sc_nfull * fly_classes[c].cl_mag_cap;
-        fly_unlock(&sc->sc_lock);
-        uint64_t live = out > cached[c] ? out - cached[c] : 0;
-        live_objs += live;
-        st->st_live_bytes += live * fly_classes[c].cl_size;
-        st->st_cached_bytes += cached[c] * fly_classes[c].cl_size;
-    }
-    uint64_t l_nalloc, l_nlive, h_nalloc, h_nlive, h_cached;
-    fly_large_counts(&l_nalloc, &l_nlive, &st->st_large_bytes);
-    fly_huge_counts(&h_nalloc, &h_nlive, &st->st_huge_bytes, &h_cached);
-    st->st_huge_blocks = h_nlive;
-    st->st_live_bytes += st->st_large_bytes + st->st_huge_bytes;
-    st->st_cached_bytes += h_cached;
-    live_objs += l_nlive + h_nlive;
-    st->st_nmalloc = fly_tcache_nmalloc() + l_nalloc + h_nalloc;
-    st->st_nfree = st->st_nmalloc > live_objs ? st->st_nmalloc - live_objs : 0;
+    fly_tcache_counts_t tcc;
+    memset(&tcc, 0, sizeof(tcc));
+    fly_tcache_counts(&tcc);
+    class_stats(st, &tcc);
+
+    fly_block_counts_t large, huge;
+    fly_large_counts(&large);
+    fly_huge_counts(&huge);
+    add_blocks(st, &large);
+    add_blocks(st, &huge);
+    st->st_large_bytes = large.bc_live_bytes;
+    st->st_huge_bytes = huge.bc_live_bytes;
+    st->st_huge_blocks = huge.bc_nlive;
+    st->st_live_bytes = st->st_small_bytes + st->st_large_bytes + st->st_huge_bytes;
     int64_t peak = __atomic_load_n(&stats_peak_bytes, __ATOMIC_RELAXED);
     st->st_peak_bytes = FLY_MAX((uint64_t)(peak > 0 ? peak : 0), st->st_live_bytes);
 
@@ -71,6 +140,8 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     st->st_dirty_bytes = vs.vs_dirty_bytes;
     st->st_cold_bytes = vs.vs_cold_bytes;
     st->st_purges = vs.vs_purges;
+    st->st_purged_bytes = vs.vs_purged_bytes;
+    st->st_coalesces = vs.vs_coalesces;
     st->st_meta_bytes = fly_meta_bytes();
 
     fly_os_counters_t oc;
@@ -87,65 +158,140 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     return 0;
 }
 
-typedef struct outbuf {
-    char ob_buf[2048];
-    size_t ob_len;
-} outbuf_t;
-
-static void put(outbuf_t *o, const char *s)
+void fly_text_flush(fly_text_t *t)
 {
-    size_t n = strlen(s);
-    if (o->ob_len + n > sizeof(o->ob_buf))
-        n = sizeof(o->ob_buf) - o->ob_len;
-    memcpy(o->ob_buf + o->ob_len, s, n);
-    o->ob_len += n;
+    if (t->tx_fd >= 0 && t->tx_len) {
+        fly_write_all(t->tx_fd, t->tx_buf, t->tx_len);
+        t->tx_len = 0;
+    }
 }
 
-static void put_u64(outbuf_t *o, uint64_t v)
+void fly_text_put(fly_text_t *t, const char *s)
+{
+    size_t n = strlen(s);
+    while (n) {
+        if (t->tx_len == t->tx_cap) {
+            if (t->tx_fd < 0)
+                return;
+            fly_text_flush(t);
+        }
+        size_t k = FLY_MIN(n, t->tx_cap - t->tx_len);
+        memcpy(t->tx_buf + t->tx_len, s, k);
+        t->tx_len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+void fly_text_u64(fly_text_t *t, uint64_t v)
 {
     char num[24];
     num[fly_fmt_u64(num, v)] = '\0';
-    put(o, num);
+    fly_text_put(t, num);
 }
 
-/* Each figure once: name for JSON, label for text. */
-#define FLY_STATS_FIELDS(X)                                           \
-    X(allocations, st_nmalloc, "allocations")                          \
-    X(frees, st_nfree, "frees")                                        \
-    X(live_bytes, st_live_bytes, "live bytes")                         \
-    X(peak_bytes, st_peak_bytes, "peak bytes")                         \
-    X(mapped_bytes, st_mapped_bytes, "mapped bytes")                   \
-    X(dirty_bytes, st_dirty_bytes, "dirty bytes")                      \
-    X(cold_bytes, st_cold_bytes, "cold bytes")                         \
-    X(cached_bytes, st_cached_bytes, "cached bytes")                   \
-    X(large_bytes, st_large_bytes, "large bytes")                      \
-    X(huge_bytes, st_huge_bytes, "huge bytes")                         \
-    X(meta_bytes, st_meta_bytes, "metadata bytes")                     \
-    X(purges, st_purges, "purges")                                     \
-    X(mmap_calls, st_mmap_calls, "mmap calls")                         \
-    X(mmap_bytes, st_mmap_bytes, "mmap bytes")                         \
-    X(munmap_calls, st_munmap_calls, "munmap calls")                   \
-    X(munmap_bytes, st_munmap_bytes, "munmap bytes")                   \
-    X(madvise_calls, st_madvise_calls, "madvise calls")                \
-    X(madvise_bytes, st_madvise_bytes, "madvise bytes")                \
-    X(mremap_calls, st_mremap_calls, "mremap calls")                   \
-    X(mremap_bytes, st_mremap_bytes, "mremap bytes")
+void fly_text_bytes(fly_text_t *t, uint64_t v)
+{
+    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    unsigned u = 0;
+    uint64_t tenths = 0;
+    while (u < 4 && v >= 1024) {
+        tenths = (v % 1024) * 10 / 1024;
+        v /= 1024;
+        u++;
+    }
+    fly_text_u64(t, v);
+    if (u > 0) {
+        char frac[3] = { '.', (char)('0' + tenths), '\0' };
+        fly_text_put(t, frac);
+    }
+    fly_text_put(t, " ");
+    fly_text_put(t, unit[u]);
+}
+
+static void print_json(fly_text_t *t, const fly_stats_t *st)
+{
+    const char *sep = "{";
+#define X(name, field) fly_text_put(t, sep); fly_text_put(t, "\"" #name "\": "); \
+    fly_text_u64(t, st->field); sep = ", ";
+    FLY_STATS_FIELDS(X)
+#undef X
+    fly_text_put(t, ", \"classes\": [");
+    for (unsigned i = 0; i < st->st_nclasses; i++) {
+        const fly_class_stats_t *cs = &st->st_class[i];
+        sep = i ? ", {" : "{";
+#define X(name, field) fly_text_put(t, sep); fly_text_put(t, "\"" #name "\": "); \
+    fly_text_u64(t, cs->field); sep = ", ";
+        FLY_CLASS_STATS_FIELDS(X)
+#undef X
+        fly_text_put(t, "}");
+    }
+    fly_frag_t fr;
+    fly_frag_compute(st, &fr);
+    fly_text_put(t, "], \"fragmentation\": ");
+    sep = "{";
+#define X(name, field) fly_text_put(t, sep); fly_text_put(t, "\"" #name "\": "); \
+    fly_text_u64(t, fr.field); sep = ", ";
+    FLY_FRAG_FIELDS(X)
+#undef X
+    char summary[1024];
+    fly_frag_summary(st, summary, sizeof(summary));
+    fly_text_put(t, ", \"summary\": \"");
+    fly_text_put(t, summary);          /* plain ASCII without quotes or backslashes */
+    fly_text_put(t, "\"}}\n");
+}
+
+/* Right-aligns v in a field of width w. */
+static void put_col(fly_text_t *t, uint64_t v, unsigned w)
+{
+    char num[24];
+    size_t n = fly_fmt_u64(num, v);
+    num[n] = '\0';
+    for (; n < w; n++)
+        fly_text_put(t, " ");
+    fly_text_put(t, num);
+}
+
+static void print_text(fly_text_t *t, const fly_stats_t *st)
+{
+#define X(name, field) fly_text_put(t, "flymalloc: " #name " "); \
+    fly_text_u64(t, st->field); fly_text_put(t, "\n");
+    FLY_STATS_FIELDS(X)
+#undef X
+    fly_text_put(t, "flymalloc: class      size    allocs     frees      live    cached"
+                    "  miss%   zones  util%\n");
+    for (unsigned i = 0; i < st->st_nclasses; i++) {
+        const fly_class_stats_t *cs = &st->st_class[i];
+        if (cs->cs_nmalloc == 0 && cs->cs_zones == 0)
+            continue;
+        fly_text_put(t, "flymalloc: ");
+        put_col(t, i + 1, 5);
+        put_col(t, cs->cs_size, 10);
+        put_col(t, cs->cs_nmalloc, 10);
+        put_col(t, cs->cs_nfree, 10);
+        put_col(t, cs->cs_live, 10);
+        put_col(t, cs->cs_cached, 10);
+        put_col(t, cs->cs_nmalloc ? cs->cs_misses * 100 / cs->cs_nmalloc : 0, 7);
+        put_col(t, cs->cs_zones, 8);
+        put_col(t, cs->cs_capacity ? (cs->cs_live + cs->cs_cached) * 100 / cs->cs_capacity : 0, 7);
+        fly_text_put(t, "\n");
+    }
+    char summary[1024];
+    fly_frag_summary(st, summary, sizeof(summary));
+    fly_text_put(t, "flymalloc: ");
+    fly_text_put(t, summary);
+    fly_text_put(t, "\n");
+}
 
 FLY_EXPORT void fly_stats_print(int fd, int flags)
 {
     fly_stats_t st;
     fly_stats_get(&st, sizeof(st));
-    outbuf_t o = { .ob_len = 0 };
-    if (flags & FLY_STATS_JSON) {
-        const char *sep = "{";
-#define X(name, field, label) put(&o, sep); put(&o, "\"" #name "\": "); put_u64(&o, st.field); sep = ", ";
-        FLY_STATS_FIELDS(X)
-#undef X
-        put(&o, "}\n");
-    } else {
-#define X(name, field, label) put(&o, "flymalloc: " label " "); put_u64(&o, st.field); put(&o, "\n");
-        FLY_STATS_FIELDS(X)
-#undef X
-    }
-    fly_write_all(fd, o.ob_buf, o.ob_len);
+    char buf[2048];
+    fly_text_t t = { buf, 0, sizeof(buf), fd };
+    if (flags & FLY_STATS_JSON)
+        print_json(&t, &st);
+    else
+        print_text(&t, &st);
+    fly_text_flush(&t);
 }

@@ -29,6 +29,7 @@
 #include "large.h"
 #include "meta.h"
 #include "policy.h"
+#include "trace.h"
 #include "vmem.h"
 #include <errno.h>
 #include <pthread.h>
@@ -40,12 +41,14 @@ fly_tcache_t fly_tcache_dead = { .tc_state = FLY_TC_DEAD };
 
 static fly_lock_t tc_registry_lock = FLY_LOCK_INITIALIZER;
 static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock */
-static uint64_t tc_retired_nmalloc;              /* guarded by tc_registry_lock */
-static uint64_t tc_uncached_nmalloc;             /* atomic */
+/* Counters of exited threads, forgotten caches and uncached mallocs (atomic). */
+static fly_tcache_counts_t tc_retired;
 static uint64_t tc_next_reap;                    /* atomic, ms */
 uint64_t fly_epoch_ms;                           /* atomic */
+uint64_t fly_tcache_budget;                      /* atomic, opt.tcache_bytes */
 extern pthread_key_t fly_thread_key;
 static void tcache_gc_os(fly_tcache_t *tc);
+static void retire_counts(const fly_tcache_t *tc);
 
 static void registry_insert(fly_tcache_t *tc)
 {
@@ -80,7 +83,7 @@ static fly_tcache_t *tcache_create_os(void)
     }
     memset(tc, 0, sizeof(*tc));
     tc->tc_state = FLY_TC_LIVE;
-    tc->tc_ticks = tc->tc_reload = fly_policy.po_tick_events;
+    tc->tc_ticks = fly_policy.po_tick_events;
     tc->tc_next_gc = fly_now_ms() + fly_policy.po_gc_interval_ms;
     fly_lock(&tc_registry_lock);
     registry_insert(tc);
@@ -110,7 +113,6 @@ static bool bin_setup_os(fly_tcbin_t *b, unsigned c)
     const fly_class_t *cl = &fly_classes[c];
     b->tb_loaded = loaded;
     set_prev(b, prev);
-    b->tb_objs = loaded->m_objs;
     FLY_SET(b->tb_rounds, 0);
     b->tb_inv = cl->cl_inv;
     b->tb_shift = (uint8_t)cl->cl_shift;
@@ -126,14 +128,15 @@ static void swap_mags(fly_tcbin_t *b)
     t->m_rounds = b->tb_rounds;
     b->tb_loaded = b->tb_prev;
     set_prev(b, t);
-    b->tb_objs = b->tb_loaded->m_objs;
     FLY_SET(b->tb_rounds, b->tb_loaded->m_rounds);
 }
 
-static void *uncached_malloc_os(unsigned c)
+static void *uncached_malloc_os(size_t size, unsigned c)
 {
     void *p;
-    __atomic_fetch_add(&tc_uncached_nmalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&tc_retired.nmalloc[c], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&tc_retired.requested[c], size, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&tc_retired.misses[c], 1, __ATOMIC_RELAXED);
     if (fly_slab_fill_os(c, &p, 1))
         return p;
     errno = ENOMEM;
@@ -151,7 +154,7 @@ static fly_tcache_t *tcache_for_os(unsigned c)
     fly_tcbin_t *b = &tc->tc_bins[c];
     if (fly_unlikely(b->tb_cap == 0) && !bin_setup_os(b, c))
         return NULL;
-    b->tb_activity++;
+    tc->tc_activity[c]++;
     return tc;
 }
 
@@ -161,13 +164,18 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
         fly_init();
         c = fly_class_of(size);
     }
+    if (fly_trace_wanted())
+        return fly_traced_malloc(size);
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
-        return uncached_malloc_os(c);
+        return uncached_malloc_os(size, c);
     if (tc->tc_ticks <= 0)
         fly_tcache_tick(tc);
     FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
     fly_tcbin_t *b = &tc->tc_bins[c];
+    FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
+    FLY_SET(b->tb_requested, b->tb_requested + size);
+    FLY_SET(tc->tc_misses[c], tc->tc_misses[c] + 1);
     if (b->tb_rounds == 0) {
         if (b->tb_prev->m_rounds)
             swap_mags(b);
@@ -175,7 +183,6 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
             fly_mag_t *empty = b->tb_loaded;
             unsigned burst = FLY_MAX(1u, b->tb_cap / fly_policy.po_burst_div);
             b->tb_loaded = fly_depot_refill_os(c, empty, burst);
-            b->tb_objs = b->tb_loaded->m_objs;
             FLY_SET(b->tb_rounds, b->tb_loaded->m_rounds);
             if (b->tb_rounds == 0) {
                 errno = ENOMEM;
@@ -184,7 +191,7 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
         }
     }
     FLY_SET(b->tb_rounds, b->tb_rounds - 1);
-    return b->tb_objs[b->tb_rounds];
+    return b->tb_loaded->m_objs[b->tb_rounds];
 }
 
 void *fly_tcache_malloc_tick(size_t size, unsigned c)
@@ -202,7 +209,7 @@ void fly_tcache_free_slow(void *p, unsigned c)
         return;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];
-    if (b->tb_rounds && b->tb_objs[b->tb_rounds - 1] == p)
+    if (b->tb_rounds && b->tb_loaded->m_objs[b->tb_rounds - 1] == p)
         fly_panic_ptr("free", "double free", p);
     if (b->tb_rounds == b->tb_cap) {
         if (b->tb_prev->m_rounds == 0)
@@ -212,7 +219,7 @@ void fly_tcache_free_slow(void *p, unsigned c)
             swap_mags(b);
         }
     }
-    b->tb_objs[b->tb_rounds] = p;
+    b->tb_loaded->m_objs[b->tb_rounds] = p;
     FLY_SET(b->tb_rounds, b->tb_rounds + 1);
 }
 
@@ -236,6 +243,30 @@ void fly_tcache_flush(void)
             bin_flush_os(&tc->tc_bins[c], c);
 }
 
+void fly_tcache_flush_thread(void)
+{
+    fly_tcache_flush();
+    fly_large_flush_thread();
+}
+
+/* opt.tcache_bytes was lowered: give back whole bins, biggest objects
+ * first, until what the thread caches fits the budget. */
+static void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
+{
+    uint64_t bytes = 0;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        fly_tcbin_t *b = &tc->tc_bins[c];
+        bytes += (b->tb_rounds + (b->tb_prev_full ? b->tb_cap : 0)) * fly_classes[c].cl_size;
+    }
+    for (unsigned c = fly_policy.po_nclasses; c >= 1 && bytes > budget; c--) {
+        fly_tcbin_t *b = &tc->tc_bins[c];
+        if (b->tb_cap == 0)
+            continue;
+        bytes -= (b->tb_rounds + (b->tb_prev_full ? b->tb_cap : 0)) * fly_classes[c].cl_size;
+        bin_flush_os(b, c);
+    }
+}
+
 /* Aging of one thread's cache: idle bins shed their rounds. */
 static void tcache_gc_os(fly_tcache_t *tc)
 {
@@ -243,16 +274,17 @@ static void tcache_gc_os(fly_tcache_t *tc)
         fly_tcbin_t *b = &tc->tc_bins[c];
         if (b->tb_cap == 0)
             continue;
-        if (b->tb_activity == b->tb_activity_seen) {
+        uint64_t activity = b->tb_nmalloc + tc->tc_activity[c];
+        if (activity == tc->tc_activity_seen[c]) {
             fly_depot_drain_mag_os(c, b->tb_prev);
             FLY_SET(b->tb_prev_full, 0);
             uint32_t keep = b->tb_rounds / 2;
             if (b->tb_rounds > keep) {
-                fly_slab_put_os(c, b->tb_objs + keep, b->tb_rounds - keep);
+                fly_slab_put_os(c, b->tb_loaded->m_objs + keep, b->tb_rounds - keep);
                 FLY_SET(b->tb_rounds, keep);
             }
         }
-        b->tb_activity_seen = b->tb_activity;
+        tc->tc_activity_seen[c] = activity;
     }
     fly_large_flush_thread();
 }
@@ -260,8 +292,6 @@ static void tcache_gc_os(fly_tcache_t *tc)
 
 void fly_tcache_tick(fly_tcache_t *tc)
 {
-    FLY_SET(tc->tc_nmalloc, tc->tc_nmalloc + (uint64_t)(tc->tc_reload - tc->tc_ticks));
-    FLY_SET(tc->tc_reload, (int64_t)fly_policy.po_tick_events);
     FLY_SET(tc->tc_ticks, (int64_t)fly_policy.po_tick_events);
     uint64_t now = fly_now_ms();
     __atomic_store_n(&fly_epoch_ms, now, __ATOMIC_RELAXED);
@@ -269,6 +299,9 @@ void fly_tcache_tick(fly_tcache_t *tc)
         tc->tc_next_gc = now + fly_policy.po_gc_interval_ms;
         tcache_gc_os(tc);
     }
+    uint64_t budget = __atomic_load_n(&fly_tcache_budget, __ATOMIC_RELAXED);
+    if (fly_unlikely(budget < fly_policy.po_tcache_bytes))
+        tcache_trim_os(tc, budget);
     uint64_t reap = __atomic_load_n(&tc_next_reap, __ATOMIC_RELAXED);
     if (now >= reap && __atomic_compare_exchange_n(&tc_next_reap, &reap,
                                                    now + fly_policy.po_gc_interval_ms, false,
@@ -301,36 +334,57 @@ void fly_tcache_thread_exit(void *arg)
     }
     fly_tc = &fly_tcache_dead;
     fly_lock(&tc_registry_lock);
-    tc_retired_nmalloc += tc->tc_nmalloc + (uint64_t)(tc->tc_reload - tc->tc_ticks);
+    retire_counts(tc);
     registry_remove(tc);
     tc->tc_state = FLY_TC_DEAD;
     tc->tc_next = tc_free;
     tc_free = tc;
     fly_unlock(&tc_registry_lock);
+    if (fly_trace_on)
+        fly_trace_thread_exit();
 }
 
-void fly_tcache_cached_objs(uint64_t *per_class)
+/* Adds one cache's counters to out (cached objects only if with_cached). */
+static void add_counts(const fly_tcache_t *tc, fly_tcache_counts_t *out, bool with_cached)
 {
-    fly_lock(&tc_registry_lock);
-    for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
-        for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
-            fly_tcbin_t *b = &tc->tc_bins[c];
-            uint32_t cap = FLY_GET(b->tb_cap);
-            if (cap)
-                per_class[c] += FLY_GET(b->tb_rounds) + (FLY_GET(b->tb_prev_full) ? cap : 0);
-        }
-    fly_unlock(&tc_registry_lock);
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        const fly_tcbin_t *b = &tc->tc_bins[c];
+        uint32_t cap = FLY_GET(b->tb_cap);
+        if (cap == 0)
+            continue;
+        if (with_cached)
+            out->cached[c] += FLY_GET(b->tb_rounds) + (FLY_GET(b->tb_prev_full) ? cap : 0);
+        out->nmalloc[c] += FLY_GET(b->tb_nmalloc);
+        out->requested[c] += FLY_GET(b->tb_requested);
+        out->misses[c] += FLY_GET(tc->tc_misses[c]);
+    }
 }
 
-uint64_t fly_tcache_nmalloc(void)
+/* With tc_registry_lock held (or in a fork child): a cache leaves the
+ * registry; its counters stay in the totals. */
+static void retire_counts(const fly_tcache_t *tc)
 {
-    uint64_t total = __atomic_load_n(&tc_uncached_nmalloc, __ATOMIC_RELAXED);
+    fly_tcache_counts_t mine;
+    memset(&mine, 0, sizeof(mine));
+    add_counts(tc, &mine, false);
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        __atomic_fetch_add(&tc_retired.nmalloc[c], mine.nmalloc[c], __ATOMIC_RELAXED);
+        __atomic_fetch_add(&tc_retired.requested[c], mine.requested[c], __ATOMIC_RELAXED);
+        __atomic_fetch_add(&tc_retired.misses[c], mine.misses[c], __ATOMIC_RELAXED);
+    }
+}
+
+void fly_tcache_counts(fly_tcache_counts_t *out)
+{
     fly_lock(&tc_registry_lock);
-    total += tc_retired_nmalloc;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        out->nmalloc[c] += __atomic_load_n(&tc_retired.nmalloc[c], __ATOMIC_RELAXED);
+        out->requested[c] += __atomic_load_n(&tc_retired.requested[c], __ATOMIC_RELAXED);
+        out->misses[c] += __atomic_load_n(&tc_retired.misses[c], __ATOMIC_RELAXED);
+    }
     for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
-        total += FLY_GET(tc->tc_nmalloc) + (uint64_t)(FLY_GET(tc->tc_reload) - FLY_GET(tc->tc_ticks));
+        add_counts(tc, out, true);
     fly_unlock(&tc_registry_lock);
-    return total;
 }
 
 void fly_tcache_lock_all(void)
@@ -354,7 +408,7 @@ void fly_tcache_unlock_all(bool child)
     while (tc) {
         fly_tcache_t *next = tc->tc_next;
         if (tc != self) {
-            tc_retired_nmalloc += tc->tc_nmalloc + (uint64_t)(tc->tc_reload - tc->tc_ticks);
+            retire_counts(tc);
             registry_remove(tc);
         }
         tc = next;

@@ -15,7 +15,7 @@
 #include "region.h"
 
 typedef struct fly_tcbin {
-    void **tb_objs;          /* loaded magazine's m_objs */
+    fly_mag_t *tb_loaded;    /* loaded magazine: rounds are its m_objs[0..tb_rounds) */
     uint32_t tb_rounds;      /* rounds in the loaded magazine */
     uint32_t tb_cap;         /* 0 until the bin is set up */
     /* Class constants for free's validity check (sizeclass.h): */
@@ -25,9 +25,9 @@ typedef struct fly_tcbin {
     uint8_t tb_shift;        /* the size's power-of-two part */
     uint8_t tb_prev_full;    /* tb_prev holds m_cap rounds (else none) */
     uint8_t tb_pad8[2];
-    uint32_t tb_activity;    /* slow-path visits, for aging */
-    uint32_t tb_activity_seen;
-    fly_mag_t *tb_loaded;
+    /* Statistics, written only by the owner (frees are derived: stats.c): */
+    uint64_t tb_nmalloc;     /* allocations served by this bin */
+    uint64_t tb_requested;   /* bytes those allocations asked for */
     fly_mag_t *tb_prev;      /* m_rounds is 0 or m_cap */
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
@@ -48,6 +48,7 @@ _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 #define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */
 #define FLY_TC_LIVE  1
 #define FLY_TC_DEAD  2       /* thread exiting: served without a cache */
+#define FLY_TC_TRACED 3      /* trace.h: always misses, so every call is recorded */
 
 /* Per-thread cache of freed large blocks of 1..FLY_LCACHE_PAGES pages over
  * the small range (Bonwick's quantum caches), see large.c. */
@@ -62,11 +63,13 @@ typedef struct fly_tcache {
     int64_t tc_ticks;              /* mallocs until the next maintenance tick */
     uint32_t tc_state;
     uint32_t tc_pad;
-    uint64_t tc_nmalloc;           /* mallocs before the current tick period */
-    int64_t tc_reload;             /* tc_ticks at the start of the period */
     uint64_t tc_next_gc;           /* ms */
     struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
     uint64_t tc_lcache_bytes;      /* bytes in tc_lcache */
+    /* Slow-path only, per page class: */
+    uint64_t tc_misses[FLY_PC_COUNT];      /* mallocs the loaded magazine could not serve */
+    uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
+    uint64_t tc_activity_seen[FLY_PC_COUNT];
     fly_lcache_bin_t tc_lcache[FLY_LCACHE_PAGES + 1];
     fly_tcbin_t tc_bins[FLY_PC_COUNT];   /* indexed by page class, see region.h */
 } fly_tcache_t;
@@ -82,11 +85,22 @@ void fly_tcache_free_slow(void *p, unsigned c);
 void *fly_tcache_malloc_tick(size_t size, unsigned c);
 /* Gives the calling thread's cached objects back to the zones. */
 void fly_tcache_flush(void);
+/* The same, and its cached large blocks (fly_ctl "thread.tcache.flush"). */
+void fly_tcache_flush_thread(void);
+/* Per-thread cache budget now in force (fly_ctl "opt.tcache_bytes"); at most
+ * fly_policy.po_tcache_bytes, which sized the magazines. */
+extern uint64_t fly_tcache_budget;
 /* Maintenance every po_tick_events mallocs: aging, depot reap, purge. */
 void fly_tcache_tick(fly_tcache_t *tc);
-/* Adds each class's cached object count (all threads) to per_class[c]. */
-void fly_tcache_cached_objs(uint64_t *per_class);
-uint64_t fly_tcache_nmalloc(void);
+/* Per class, over every thread (live, exited and uncached): objects cached,
+ * allocations, bytes requested, cache misses.  Each array is added to. */
+typedef struct fly_tcache_counts {
+    uint64_t cached[FLY_MAX_CLASSES + 1];
+    uint64_t nmalloc[FLY_MAX_CLASSES + 1];
+    uint64_t requested[FLY_MAX_CLASSES + 1];
+    uint64_t misses[FLY_MAX_CLASSES + 1];
+} fly_tcache_counts_t;
+void fly_tcache_counts(fly_tcache_counts_t *out);
 void fly_tcache_thread_exit(void *arg);
 void fly_tcache_lock_all(void);
 void fly_tcache_unlock_all(bool child);

@@ -2,8 +2,9 @@
  * tcache_inline.h: the malloc and free fast paths.
  *
  * malloc(n), n <= 1 KiB: one table load for the class, one TLS load, a
- * round count test and a tick count test, then a magazine pop.  No atomics,
- * no locks.
+ * round count test and a tick count test, then a magazine pop and two
+ * statistics updates in the bin's own cache line (allocations and bytes
+ * requested; frees are derived, see stats.c).  No atomics, no locks.
  *
  * free(p): one byte of the region map says p is in one of our regions, one
  * byte of the region header gives its page class, which indexes a bin with
@@ -37,7 +38,9 @@ FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
     if (fly_unlikely(t < 0))
         return fly_tcache_malloc_tick(size, c);
     FLY_SET(b->tb_rounds, r - 1);
-    return b->tb_objs[r - 1];
+    FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
+    FLY_SET(b->tb_requested, b->tb_requested + size);
+    return b->tb_loaded->m_objs[r - 1];
 }
 
 FLY_INLINE void fly_free_inline(void *p, const char *fname)
@@ -48,8 +51,9 @@ FLY_INLINE void fly_free_inline(void *p, const char *fname)
         uint64_t off = (uintptr_t)p & b->tb_zmask;
         uint32_t n = b->tb_rounds;
         if (fly_likely(fly_class_offset_valid(off, b->tb_inv, b->tb_shift, b->tb_last)) &&
-            fly_likely(n < b->tb_cap) && fly_likely(b->tb_objs[(ptrdiff_t)n - 1] != p)) {
-            b->tb_objs[n] = p;
+            fly_likely(n < b->tb_cap) &&
+            fly_likely(b->tb_loaded->m_objs[(ptrdiff_t)n - 1] != p)) {
+            b->tb_loaded->m_objs[n] = p;
             FLY_SET(b->tb_rounds, n + 1);
             return;
         }

@@ -7,14 +7,18 @@
 #include "check.h"
 #include "flymalloc.h"
 #include "init.h"
+#include <string.h>
+
+static fly_settings_t se;
 
 static fly_policy_t parse(const char *a, const char *b, int *stats)
 {
     char *env[4] = { (char *)a, (char *)b, NULL, NULL };
     fly_policy_t po;
     fly_policy_defaults(&po);
-    *stats = 0;
-    fly_config_parse(env, &po, stats);
+    memset(&se, 0, sizeof(se));
+    fly_config_parse(env, &po, &se);
+    *stats = se.se_stats;
     return po;
 }
 
@@ -27,6 +31,13 @@ int main(void)
     CHECK(po.po_tcache_bytes == 2u << 20 && stats == FLY_STATS_JSON, "suffix or json not taken");
     po = parse("FLYMALLOC_STATS=1", "PATH=/bin", &stats);
     CHECK(stats == FLY_STATS_TEXT, "FLYMALLOC_STATS=1 not taken");
+    parse("FLYMALLOC_STATS_FILE=/tmp/s.%p", "FLYMALLOC_TRACE=/tmp/t", &stats);
+    CHECK(se.se_stats_file && strcmp(se.se_stats_file, "/tmp/s.%p") == 0 &&
+          se.se_trace && strcmp(se.se_trace, "/tmp/t") == 0, "file settings not taken");
+    parse("FLYMALLOC_TRACE_PID=1234", "FLYMALLOC_TRACE=", &stats);
+    CHECK(se.se_trace_pid == 1234 && se.se_trace == NULL, "trace pid not taken or empty trace kept");
+    parse("FLYMALLOC_TRACE_PID=abc", NULL, &stats);
+    CHECK(se.se_trace_pid == 0, "malformed trace pid taken");
     fly_policy_t def;
     fly_policy_defaults(&def);
     const char *bad[] = { "FLYMALLOC_DECAY_MS=abc", "FLYMALLOC_DECAY_MS=-5", "FLYMALLOC_DECAY_MS=",

@@ -1,0 +1,482 @@
+/*
+ * trace.c: the allocation-event recorder (FLYMALLOC_TRACE, `flymalloc
+ * trace`), writing the format of docs/trace-format.md.
+ *
+ * Each thread encodes its events into a buffer of its own (varints, so a
+ * small malloc takes about 12 bytes) and writes the buffer as one chunk
+ * with one write() to a file opened O_APPEND, when it fills, when the thread
+ * exits and when the process exits.  One process-wide counter numbers the
+ * events so readers can merge the threads' chunks into one history; the
+ * counter is read after an allocation and before a free (trace.h), which
+ * makes that history valid even though addresses are reused.
+ *
+ * At exit the destructor closes the trace: it marks it closed (threads
+ * still running drop later events and count them), takes each buffer (a
+ * thread flushing its own is waited for), writes what each had committed,
+ * then the end record.  Events a thread records after its cache destructor
+ * ran (other TLS destructors freeing) are written at once as one-event
+ * chunks, since its buffer is gone.  A fork child stops recording: the
+ * file belongs to the parent.
+ *
+ * Nothing here allocates: buffers are mapped through the os layer (and
+ * show in its counters), text is formatted by hand.
+ */
+#define _GNU_SOURCE
+#include "trace.h"
+#include "init.h"
+#include "lock.h"
+#include "os.h"
+#include "stats.h"
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACE_VERSION      1
+#define TRACE_HEADER_FIXED 48
+#define TRACE_CHUNK_HEAD   40
+#define TRACE_BUF_BYTES    ((size_t)128 << 10)
+#define TRACE_EVENT_MAX    64               /* op, seq, time, 3 operands */
+#define TRACE_SAMPLE_NS    10000000ull      /* 10 ms between samples */
+
+typedef struct trace_buf {
+    struct trace_buf *tb_next;       /* trace_live list, trace_lock */
+    struct trace_buf *tb_next_free;  /* trace_free list, trace_lock */
+    uint32_t tb_thread, tb_tid;
+    uint32_t tb_len, tb_nevents;     /* payload written so far */
+    uint32_t tb_cap;                 /* payload capacity */
+    int tb_busy;                     /* atomic: a flush owns the buffer */
+    uint64_t tb_committed;           /* atomic: events << 32 | bytes, for the exit flush */
+    uint64_t tb_base_seq, tb_base_time;
+    uint64_t tb_last_seq, tb_last_time, tb_prev_addr;
+    uint8_t tb_data[];               /* chunk head, then payload */
+} trace_buf_t;
+
+bool fly_trace_on;
+__thread bool fly_trace_inside __attribute__((tls_model("initial-exec")));
+__thread uint64_t fly_trace_mid_seq __attribute__((tls_model("initial-exec")));
+fly_tcache_t fly_tcache_traced = { .tc_state = FLY_TC_TRACED };
+
+static __thread trace_buf_t *trace_self __attribute__((tls_model("initial-exec")));
+static __thread fly_tcache_t *trace_real_tc __attribute__((tls_model("initial-exec"))) =
+    &fly_tcache_empty;
+static __thread uint32_t trace_thread_no __attribute__((tls_model("initial-exec")));
+static __thread bool trace_thread_gone __attribute__((tls_model("initial-exec")));
+
+static int trace_fd = -1;
+static int trace_closed;                 /* atomic */
+static uint64_t trace_start_ns;
+static uint64_t trace_seq_next = 1;      /* atomic */
+static uint32_t trace_threads;           /* atomic */
+static uint64_t trace_events, trace_chunks, trace_dropped;   /* atomic */
+static uint64_t trace_next_sample_ns;    /* atomic */
+static fly_lock_t trace_lock = FLY_LOCK_INITIALIZER;
+static trace_buf_t *trace_live, *trace_free;                 /* trace_lock */
+
+static uint64_t clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static void write_file(const void *p, size_t n)
+{
+    if (trace_fd >= 0)
+        fly_write_all(trace_fd, p, n);
+}
+
+void fly_trace_init(const char *path, long only_pid)
+{
+    if (path == NULL || (only_pid && only_pid != (long)getpid()))
+        return;
+    trace_fd = fly_open_output(path);
+    if (trace_fd < 0) {
+        fly_warn("FLYMALLOC_TRACE: cannot open the trace file; not tracing");
+        return;
+    }
+    uint8_t head[TRACE_HEADER_FIXED + 4096];
+    size_t cmd = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n;
+        while (cmd < 4096 && (n = read(fd, head + TRACE_HEADER_FIXED + cmd, 4096 - cmd)) > 0)
+            cmd += (size_t)n;
+        close(fd);
+    }
+    trace_start_ns = clock_ns(CLOCK_MONOTONIC);
+    memcpy(head, "FLYTRACE", 8);
+    put_le(head + 8, TRACE_VERSION, 4);
+    put_le(head + 12, TRACE_HEADER_FIXED + cmd, 4);
+    put_le(head + 16, (uint64_t)getpid(), 8);
+    put_le(head + 24, trace_start_ns, 8);
+    put_le(head + 32, clock_ns(CLOCK_REALTIME), 8);
+    put_le(head + 40, FLY_PAGE, 4);
+    put_le(head + 44, 0, 4);
+    write_file(head, TRACE_HEADER_FIXED + cmd);
+    __atomic_store_n(&fly_trace_on, true, __ATOMIC_RELEASE);
+}
+
+void fly_trace_enter(void)
+{
+    fly_trace_inside = true;
+    fly_tc = trace_real_tc;
+}
+
+void fly_trace_leave(void)
+{
+    trace_real_tc = fly_tc;
+    fly_tc = &fly_tcache_traced;
+    fly_trace_inside = false;
+}
+
+uint64_t fly_trace_seq(void)
+{
+    return __atomic_fetch_add(&trace_seq_next, 1, __ATOMIC_RELAXED);
+}
+
+void fly_trace_realloc_mid(void)
+{
+    fly_trace_mid_seq = fly_trace_seq();
+}
+
+/* Fills the chunk head for the first `events` events (`bytes` of payload)
+ * and writes the chunk. */
+static void write_chunk(trace_buf_t *b, uint32_t events, uint32_t bytes)
+{
+    if (events == 0)
+        return;
+    uint8_t *h = b->tb_data;
+    memcpy(h, "FLYC", 4);
+    put_le(h + 4, b->tb_thread, 4);
+    put_le(h + 8, bytes, 4);
+    put_le(h + 12, events, 4);
+    put_le(h + 16, b->tb_base_seq, 8);
+    put_le(h + 24, b->tb_base_time, 8);
+    put_le(h + 32, fnv1a(h + TRACE_CHUNK_HEAD, bytes), 4);
+    put_le(h + 36, b->tb_tid, 4);
+    write_file(h, TRACE_CHUNK_HEAD + bytes);
+    __atomic_fetch_add(&trace_events, events, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&trace_chunks, 1, __ATOMIC_RELAXED);
+}
+
+static void reset(trace_buf_t *b)
+{
+    b->tb_len = b->tb_nevents = 0;
+    b->tb_prev_addr = 0;
+    __atomic_store_n(&b->tb_committed, 0, __ATOMIC_RELEASE);
+}
+
+/* The owner writes its buffer out; false if the trace was closed (the
+ * exit flush owns the buffer now). */
+static bool flush_own(trace_buf_t *b)
+{
+    int idle = 0;
+    if (!__atomic_compare_exchange_n(&b->tb_busy, &idle, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return false;
+    write_chunk(b, b->tb_nevents, b->tb_len);
+    reset(b);
+    __atomic_store_n(&b->tb_busy, 0, __ATOMIC_RELEASE);
+    return true;
+}
+
+static trace_buf_t *buf_new_os(void)
+{
+    fly_lock(&trace_lock);
+    trace_buf_t *b = trace_free;
+    if (b)
+        trace_free = b->tb_next_free;
+    fly_unlock(&trace_lock);
+    if (b == NULL) {
+        b = fly_os_map_aligned(TRACE_BUF_BYTES, FLY_PAGE);
+        if (b == NULL)
+            return NULL;
+        b->tb_cap = (uint32_t)(TRACE_BUF_BYTES - sizeof(*b) - TRACE_CHUNK_HEAD);
+    }
+    if (trace_thread_no == 0)
+        trace_thread_no = __atomic_add_fetch(&trace_threads, 1, __ATOMIC_RELAXED);
+    b->tb_thread = trace_thread_no;
+    b->tb_tid = (uint32_t)gettid();
+    b->tb_busy = 0;
+    reset(b);
+    fly_lock(&trace_lock);
+    b->tb_next = trace_live;
+    trace_live = b;
+    fly_unlock(&trace_lock);
+    return b;
+}
+
+/* Unlinks b from the live list (trace_lock held). */
+static void unlink_live(trace_buf_t *b)
+{
+    for (trace_buf_t **pp = &trace_live; *pp; pp = &(*pp)->tb_next)
+        if (*pp == b) {
+            *pp = b->tb_next;
+            return;
+        }
+}
+
+/* Room for need more payload bytes in the calling thread's buffer; NULL
+ * drops the event. */
+static trace_buf_t *buf_for(size_t need)
+{
+    trace_buf_t *b = trace_self;
+    if (fly_unlikely(b == NULL)) {
+        if (trace_thread_gone)
+            return NULL;
+        b = trace_self = buf_new_os();
+        if (b == NULL)
+            return NULL;
+    }
+    if (b->tb_cap - b->tb_len < need && !flush_own(b))
+        return NULL;
+    return b;
+}
+
+/* Encodes op, seq and time at the buffer's end; returns the write cursor. */
+static uint8_t *event_start(trace_buf_t *b, unsigned op, uint64_t seq, uint64_t t)
+{
+    if (b->tb_nevents == 0) {
+        b->tb_base_seq = b->tb_last_seq = seq;
+        b->tb_base_time = b->tb_last_time = t;
+    }
+    uint8_t *p = b->tb_data + TRACE_CHUNK_HEAD + b->tb_len;
+    *p++ = (uint8_t)op;
+    p = put_varint(p, seq - b->tb_last_seq);
+    p = put_varint(p, t >= b->tb_last_time ? t - b->tb_last_time : 0);
+    b->tb_last_seq = seq;
+    b->tb_last_time = FLY_MAX(t, b->tb_last_time);
+    return p;
+}
+
+static uint8_t *put_addr(trace_buf_t *b, uint8_t *p, const void *addr)
+{
+    uint64_t a = (uintptr_t)addr;
+    int64_t d = (int64_t)(a - b->tb_prev_addr);
+    b->tb_prev_addr = a;
+    return put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+}
+
+static void event_end(trace_buf_t *b, uint8_t *p)
+{
+    b->tb_len = (uint32_t)(p - (b->tb_data + TRACE_CHUNK_HEAD));
+    b->tb_nevents++;
+    __atomic_store_n(&b->tb_committed, (uint64_t)b->tb_nevents << 32 | b->tb_len,
+                     __ATOMIC_RELEASE);
+}
+
+/* A one-event chunk for a thread whose buffer is gone (see the top). */
+typedef struct {
+    trace_buf_t b;
+    uint8_t data[TRACE_CHUNK_HEAD + TRACE_EVENT_MAX];
+} trace_late_t;
+
+static trace_buf_t *late_buf(trace_late_t *l)
+{
+    memset(&l->b, 0, sizeof(l->b));
+    l->b.tb_thread = trace_thread_no;
+    l->b.tb_tid = (uint32_t)gettid();
+    l->b.tb_cap = TRACE_EVENT_MAX;
+    return &l->b;
+}
+
+static void take_sample(uint64_t t);
+
+/* Records one event of up to three operands (addresses flagged in addr_mask). */
+static void record(unsigned op, uint64_t seq, unsigned n, const uint64_t *v, unsigned addr_mask)
+{
+    if (__atomic_load_n(&trace_closed, __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&trace_dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint64_t t = clock_ns(CLOCK_MONOTONIC) - trace_start_ns;
+    trace_late_t late;
+    trace_buf_t *b = trace_thread_gone ? late_buf(&late) : buf_for(TRACE_EVENT_MAX);
+    if (b == NULL) {
+        __atomic_fetch_add(&trace_dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint8_t *p = event_start(b, op, seq, t);
+    for (unsigned i = 0; i < n; i++)
+        p = (addr_mask >> i) & 1 ? put_addr(b, p, (const void *)(uintptr_t)v[i])
+                                 : put_varint(p, v[i]);
+    event_end(b, p);
+    if (b == &late.b)
+        write_chunk(b, b->tb_nevents, b->tb_len);
+    uint64_t next = __atomic_load_n(&trace_next_sample_ns, __ATOMIC_RELAXED);
+    if (fly_unlikely(t >= next) &&
+        __atomic_compare_exchange_n(&trace_next_sample_ns, &next, t + TRACE_SAMPLE_NS, false,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        take_sample(t);
+}
+
+void fly_trace_alloc(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
+{
+    uint64_t v[3] = { align, size, (uintptr_t)p };
+    if (op == FLY_TRACE_ALIGNED)
+        record(op, seq, 3, v, 4);
+    else
+        record(op, seq, 2, v + 1, 2);
+}
+
+void fly_trace_free(uint64_t seq, const void *p)
+{
+    uint64_t v[1] = { (uintptr_t)p };
+    record(FLY_TRACE_FREE, seq, 1, v, 1);
+}
+
+void fly_trace_realloc(uint64_t seq, const void *old, size_t size, const void *p)
+{
+    uint64_t v[3] = { (uintptr_t)old, size, (uintptr_t)p };
+    record(FLY_TRACE_REALLOC, seq, 3, v, 5);
+}
+
+/* SAMPLE: the allocator's state now, written by whichever thread noticed
+ * that 10 ms had passed. */
+static void take_sample(uint64_t t)
+{
+    fly_stats_t st;
+    fly_stats_get(&st, sizeof(st));
+    trace_buf_t *b = buf_for(TRACE_EVENT_MAX * 2);
+    if (b == NULL)
+        return;
+    uint8_t *p = event_start(b, FLY_TRACE_SAMPLE, fly_trace_seq(), t);
+    const uint64_t v[] = { st.st_resident_bytes, st.st_live_bytes, st.st_mapped_bytes,
+                           st.st_dirty_bytes, st.st_cold_bytes, st.st_mmap_calls,
+                           st.st_munmap_calls, st.st_madvise_calls, st.st_mremap_calls };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        p = put_varint(p, v[i]);
+    event_end(b, p);
+}
+
+void fly_trace_thread_exit(void)
+{
+    trace_buf_t *b = trace_self;
+    trace_real_tc = &fly_tcache_dead;
+    if (b == NULL || __atomic_load_n(&trace_closed, __ATOMIC_RELAXED))
+        return;
+    uint8_t *p = event_start(b, FLY_TRACE_THREAD_EXIT, fly_trace_seq(),
+                             clock_ns(CLOCK_MONOTONIC) - trace_start_ns);
+    event_end(b, p);
+    if (!flush_own(b))
+        return;                  /* closed meanwhile: the exit flush owns it */
+    fly_lock(&trace_lock);
+    unlink_live(b);
+    b->tb_next_free = trace_free;
+    trace_free = b;
+    fly_unlock(&trace_lock);
+    trace_self = NULL;
+    trace_thread_gone = true;
+}
+
+/* CLASSES and NOTE, into the calling thread's buffer. */
+static void write_final_figures(void)
+{
+    fly_stats_t st;
+    fly_stats_get(&st, sizeof(st));
+    uint64_t t = clock_ns(CLOCK_MONOTONIC) - trace_start_ns;
+    trace_buf_t *b = buf_for((size_t)st.st_nclasses * 6 * 10 + 32);
+    if (b == NULL)
+        return;
+    uint8_t *p = event_start(b, FLY_TRACE_CLASSES, fly_trace_seq(), t);
+    p = put_varint(p, st.st_nclasses);
+    for (unsigned i = 0; i < st.st_nclasses; i++) {
+        const fly_class_stats_t *cs = &st.st_class[i];
+        p = put_varint(p, cs->cs_size);
+        p = put_varint(p, cs->cs_zones);
+        p = put_varint(p, cs->cs_capacity);
+        p = put_varint(p, cs->cs_live + cs->cs_cached);
+        p = put_varint(p, cs->cs_nmalloc);
+        p = put_varint(p, cs->cs_requested);
+    }
+    event_end(b, p);
+    char note[1024];
+    size_t n = fly_frag_summary(&st, note, sizeof(note));
+    b = buf_for(n + 32);
+    if (b == NULL)
+        return;
+    p = event_start(b, FLY_TRACE_NOTE, fly_trace_seq(), t);
+    p = put_varint(p, n);
+    memcpy(p, note, n);
+    event_end(b, p + n);
+}
+
+void fly_trace_finish(void)
+{
+    if (!fly_trace_on || __atomic_load_n(&trace_closed, __ATOMIC_RELAXED))
+        return;
+    if (!trace_thread_gone)
+        write_final_figures();
+    __atomic_store_n(&trace_closed, 1, __ATOMIC_RELAXED);
+    /* Detached, so no lock is held across the writes: a thread exiting now
+     * finds its buffer busy and leaves it to us. */
+    fly_lock(&trace_lock);
+    trace_buf_t *all = trace_live;
+    trace_live = NULL;
+    fly_unlock(&trace_lock);
+    for (trace_buf_t *b = all; b; b = b->tb_next) {
+        int idle = 0;
+        while (!__atomic_compare_exchange_n(&b->tb_busy, &idle, 1, false, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED)) {
+            idle = 0;
+            sched_yield();
+        }
+        uint64_t c = __atomic_load_n(&b->tb_committed, __ATOMIC_ACQUIRE);
+        write_chunk(b, (uint32_t)(c >> 32), (uint32_t)c);
+    }
+    uint8_t end[40];
+    memcpy(end, "FLYE", 4);
+    put_le(end + 4, __atomic_load_n(&trace_threads, __ATOMIC_RELAXED), 4);
+    put_le(end + 8, __atomic_load_n(&trace_events, __ATOMIC_RELAXED), 8);
+    put_le(end + 16, __atomic_load_n(&trace_chunks, __ATOMIC_RELAXED), 8);
+    put_le(end + 24, clock_ns(CLOCK_MONOTONIC) - trace_start_ns, 8);
+    put_le(end + 32, __atomic_load_n(&trace_dropped, __ATOMIC_RELAXED), 8);
+    write_file(end, sizeof(end));
+}
+
+void fly_trace_lock_all(void)
+{
+    fly_lock(&trace_lock);
+}
+
+void fly_trace_unlock_all(bool child)
+{
+    if (!child) {
+        fly_unlock(&trace_lock);
+        return;
+    }
+    fly_lock_reinit(&trace_lock);
+    if (!fly_trace_on)
+        return;
+    fly_trace_on = false;
+    if (fly_tc == &fly_tcache_traced)
+        fly_tc = trace_real_tc;
+    close(trace_fd);
+    trace_fd = -1;
+}
