@@ -77,6 +77,7 @@ void fly_free_slow(void *p, const char *fname)
         fly_traced_free(p, fname);
         return;
     }
+    fly_trace_touch_shared();
     if (p == NULL)
         return;
     unsigned kind = fly_region_kind(p);
@@ -310,11 +311,14 @@ FLY_EXPORT struct mallinfo2 fly_mallinfo2(void)
 {
     fly_stats_t st;
     fly_stats_get(&st, sizeof(st));
+    fly_frag_t fr;
+    fly_frag_compute(&st, &fr);
     struct mallinfo2 mi;
     memset(&mi, 0, sizeof(mi));
     mi.arena = st.st_mapped_bytes;
+    mi.ordblks = st.st_zones;
     mi.uordblks = st.st_live_bytes;
-    mi.fordblks = st.st_dirty_bytes + st.st_cached_bytes;
+    mi.fordblks = fr.fr_zone_free + fr.fr_cached + fr.fr_dirty;
     mi.hblkhd = st.st_huge_bytes;
     mi.hblks = st.st_huge_blocks;
     mi.usmblks = st.st_peak_bytes;
@@ -324,13 +328,13 @@ FLY_EXPORT struct mallinfo2 fly_mallinfo2(void)
 
 /* Tracing.  Each wrapper does the operation with the thread's real cache
  * (fly_trace_enter) and records it, taking the sequence number after an
- * allocation and before a release (docs/trace-format.md, "Ordering"). */
+ * allocation and before a release (trace.c, docs/trace-format.md). */
 void *fly_traced_malloc(size_t size)
 {
     fly_trace_enter();
     void *p = fly_malloc(size);
     fly_trace_leave();
-    fly_trace_alloc(FLY_TRACE_MALLOC, fly_trace_seq(), 0, size, p);
+    fly_trace_alloc(FLY_TRACE_MALLOC, fly_trace_key(), 0, size, p);
     return p;
 }
 
@@ -338,7 +342,7 @@ void fly_traced_free(void *p, const char *fname)
 {
     if (p == NULL)
         return;
-    fly_trace_free(fly_trace_seq(), p);
+    fly_trace_free(fly_trace_key(), p);
     fly_trace_enter();
     fly_free_inline(p, fname);
     fly_trace_leave();
@@ -352,14 +356,14 @@ static void *traced_calloc(size_t nmemb, size_t size)
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total))
         total = SIZE_MAX;
-    fly_trace_alloc(FLY_TRACE_CALLOC, fly_trace_seq(), 0, total, p);
+    fly_trace_alloc(FLY_TRACE_CALLOC, fly_trace_key(), 0, total, p);
     return p;
 }
 
 static void *traced_realloc(void *p, size_t size)
 {
     if (p && size == 0) {
-        uint64_t seq = fly_trace_seq();
+        uint64_t seq = fly_trace_key();
         fly_trace_realloc(seq, p, 0, NULL);
         fly_trace_enter();
         fly_realloc(p, 0);
@@ -370,7 +374,7 @@ static void *traced_realloc(void *p, size_t size)
     fly_trace_enter();
     void *q = fly_realloc(p, size);
     fly_trace_leave();
-    uint64_t seq = fly_trace_mid_seq ? fly_trace_mid_seq : fly_trace_seq();
+    uint64_t seq = fly_trace_key_realloc();
     fly_trace_realloc(seq, p, size, q);
     return q;
 }
@@ -380,7 +384,7 @@ static int traced_posix_memalign(void **memptr, size_t alignment, size_t size)
     fly_trace_enter();
     int err = fly_posix_memalign(memptr, alignment, size);
     fly_trace_leave();
-    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_seq(), alignment, size,
+    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_key(), alignment, size,
                     err == 0 ? *memptr : NULL);
     return err;
 }
@@ -395,7 +399,7 @@ static void *traced_aligned(enum aligned_kind kind, size_t alignment, size_t siz
     fly_trace_leave();
     if (kind == PVALLOC && p)
         size = FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE);
-    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_seq(), alignment, size, p);
+    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_key(), alignment, size, p);
     return p;
 }
 

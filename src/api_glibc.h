@@ -92,41 +92,53 @@ static void fly_malloc_stats(void)
 FLY_ALIAS(malloc_stats, fly_malloc_stats);
 FLY_ALIAS(__malloc_stats, fly_malloc_stats);
 
-/* glibc's XML shape, with our figures.  Called by the program, never from
- * inside the allocator, so stdio is allowed here. */
+/* glibc's XML shape, with our figures: one <size> line per size class
+ * (free objects in its zones and caches), totals for the slab ("rest"),
+ * huge blocks ("mmap") and the address space.  Called by the program,
+ * never from inside the allocator, so stdio is allowed here. */
 static int fly_malloc_info(int options, FILE *fp)
 {
-    if (options != 0) {
+    if (options != 0 || fp == NULL) {
         errno = EINVAL;
         return -1;
     }
     fly_stats_t st;
     fly_stats_get(&st, sizeof(st));
+    unsigned long long free_objs = 0, free_bytes = 0;
+    fprintf(fp, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
+    for (unsigned i = 0; i < st.st_nclasses; i++) {
+        const fly_class_stats_t *cs = &st.st_class[i];
+        unsigned long long n = cs->cs_capacity > cs->cs_live ? cs->cs_capacity - cs->cs_live : 0;
+        if (n == 0)
+            continue;
+        unsigned long long from = i ? st.st_class[i - 1].cs_size + 1 : 1;
+        fprintf(fp, "<size from=\"%llu\" to=\"%llu\" total=\"%llu\" count=\"%llu\"/>\n",
+                from, (unsigned long long)cs->cs_size, n * cs->cs_size, n);
+        free_objs += n;
+        free_bytes += n * cs->cs_size;
+    }
+    unsigned long long rest = free_bytes + st.st_dirty_bytes;
+    unsigned long long mapped = st.st_mapped_bytes;
     fprintf(fp,
-            "<malloc version=\"1\">\n"
-            "<heap nr=\"0\">\n<sizes>\n</sizes>\n"
+            "</sizes>\n"
             "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
-            "<total type=\"rest\" count=\"0\" size=\"%llu\"/>\n"
+            "<total type=\"rest\" count=\"%llu\" size=\"%llu\"/>\n"
             "<system type=\"current\" size=\"%llu\"/>\n"
             "<system type=\"max\" size=\"%llu\"/>\n"
             "<aspace type=\"total\" size=\"%llu\"/>\n"
             "<aspace type=\"mprotect\" size=\"%llu\"/>\n"
             "</heap>\n"
             "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
-            "<total type=\"rest\" count=\"0\" size=\"%llu\"/>\n"
+            "<total type=\"rest\" count=\"%llu\" size=\"%llu\"/>\n"
             "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"/>\n"
             "<system type=\"current\" size=\"%llu\"/>\n"
             "<system type=\"max\" size=\"%llu\"/>\n"
             "<aspace type=\"total\" size=\"%llu\"/>\n"
             "<aspace type=\"mprotect\" size=\"%llu\"/>\n"
             "</malloc>\n",
-            (unsigned long long)(st.st_dirty_bytes + st.st_cached_bytes),
-            (unsigned long long)st.st_mapped_bytes, (unsigned long long)st.st_mapped_bytes,
-            (unsigned long long)st.st_mapped_bytes, (unsigned long long)st.st_mapped_bytes,
-            (unsigned long long)(st.st_dirty_bytes + st.st_cached_bytes),
+            free_objs, rest, mapped, mapped, mapped, mapped, free_objs, rest,
             (unsigned long long)st.st_huge_blocks, (unsigned long long)st.st_huge_bytes,
-            (unsigned long long)st.st_mapped_bytes, (unsigned long long)st.st_mapped_bytes,
-            (unsigned long long)st.st_mapped_bytes, (unsigned long long)st.st_mapped_bytes);
+            mapped, mapped, mapped, mapped);
     return 0;
 }
 FLY_ALIAS(malloc_info, fly_malloc_info);

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "large.h"
+#include "trace.h"
 #include "lock.h"
 #include "os.h"
 #include "policy.h"
@@ -104,6 +105,7 @@ static void set_size_locked(char *p, size_t size)
 
 void *fly_huge_alloc_os(size_t size, size_t align, bool zero)
 {
+    fly_trace_touch_shared();
     if (size > PTRDIFF_MAX - FLY_REGION) {
         errno = ENOMEM;
         return NULL;
@@ -185,6 +187,7 @@ size_t fly_huge_usable(const void *p, const char *fname)
 
 void *fly_huge_realloc_os(void *p, size_t newsize)
 {
+    fly_trace_touch_shared();
     size_t old = fly_huge_usable(p, "realloc");
     if (newsize > PTRDIFF_MAX - FLY_REGION) {
         errno = ENOMEM;

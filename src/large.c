@@ -15,6 +15,7 @@
  * and shrinks it in place by freeing its tail.
  */
 #include "large.h"
+#include "trace.h"
 #include "policy.h"
 #include "stats.h"
 #include "tcache.h"
@@ -58,6 +59,7 @@ static bool lcache_push(void *p, size_t npages)
 
 void *fly_large_alloc_os(size_t size, size_t align, bool zero)
 {
+    fly_trace_touch_shared();
     if (size > FLY_LARGE_MAX) {
         errno = ENOMEM;
         return NULL;
@@ -103,6 +105,7 @@ size_t fly_large_usable(const void *p)
 
 bool fly_large_resize_inplace(void *p, size_t newsize)
 {
+    fly_trace_touch_shared();
     if (newsize > FLY_LARGE_MAX)
         return false;
     size_t npages = fly_vmem_span_pages(p);

@@ -166,6 +166,7 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
     }
     if (fly_trace_wanted())
         return fly_traced_malloc(size);
+    fly_trace_touch_shared();
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
         return uncached_malloc_os(size, c);

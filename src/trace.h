@@ -30,6 +30,7 @@ enum {
 
 extern bool fly_trace_on;                      /* set once, at initialization */
 extern __thread bool fly_trace_inside;         /* in a traced operation */
+extern __thread bool fly_trace_shared;         /* ... that touched shared state */
 extern fly_tcache_t fly_tcache_traced;         /* the always-missing cache */
 
 /* True when this call should be recorded: tracing, and not already inside
@@ -53,8 +54,18 @@ void fly_trace_thread_exit(void);
 void fly_trace_enter(void);
 void fly_trace_leave(void);
 
-/* The next sequence number (docs/trace-format.md, "Ordering"). */
-uint64_t fly_trace_seq(void);
+/* Slow paths call this: the operation may have passed blocks to or from
+ * other threads, so the thread's next events need a new sequence number. */
+FLY_INLINE void fly_trace_touch_shared(void)
+{
+    fly_trace_shared = true;
+}
+
+/* The sequence number of the calling thread's next event (trace.c): taken
+ * before a release, after an allocation (after fly_trace_leave). */
+uint64_t fly_trace_key(void);
+/* A realloc's: the one realloc_move took, or as an allocation. */
+uint64_t fly_trace_key_realloc(void);
 /* realloc_move calls this between allocating the new block and releasing
  * the old: the realloc's sequence number is taken there. */
 void fly_trace_realloc_mid(void);
