@@ -342,7 +342,7 @@ void fly_traced_free(void *p, const char *fname)
 {
     if (p == NULL)
         return;
-    fly_trace_free(fly_trace_key(), p);
+    fly_trace_free(fly_trace_key_release(), p);
     fly_trace_enter();
     fly_free_inline(p, fname);
     fly_trace_leave();
@@ -363,7 +363,7 @@ static void *traced_calloc(size_t nmemb, size_t size)
 static void *traced_realloc(void *p, size_t size)
 {
     if (p && size == 0) {
-        uint64_t seq = fly_trace_key();
+        uint64_t seq = fly_trace_key_release();
         fly_trace_realloc(seq, p, 0, NULL);
         fly_trace_enter();
         fly_realloc(p, 0);

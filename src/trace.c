@@ -233,11 +233,12 @@ void fly_trace_leave(void)
  * between threads only through shared state (depot, zones, vmem, the huge
  * table), never through a magazine hit.  So a thread's events need a fresh
  * number only after an operation that touched shared state (the slow paths
- * set fly_trace_shared); in between, all its events carry the number of
+ * set fly_trace_shared); in between, its allocations carry the number of
  * that last contact (its epoch) and keep their program order.  A release
- * carries the epoch from before it; an allocation the epoch from after it,
- * so a block freed by one thread and taken by another is numbered before
- * the other's allocation in any case.
+ * takes a fresh number before it (the program itself may have passed the
+ * block between threads); an allocation the epoch from after it, so a
+ * block freed by one thread and taken by another is numbered before the
+ * other's allocation in any case.
  *
  * With the TSC the numbers are its ticks since the start (synchronized
  * across cores; the fence keeps the read after the allocator's own loads);
@@ -260,11 +261,21 @@ uint64_t fly_trace_key(void)
     return trace_epoch;
 }
 
+/* A release takes a fresh number: the program may have passed the block
+ * from another thread (through a queue of its own, no allocator state),
+ * whose allocation must sort first.  The stamp's fence orders it after the
+ * loads that brought the pointer here. */
+uint64_t fly_trace_key_release(void)
+{
+    trace_epoch = stamp();
+    return trace_epoch;
+}
+
 uint64_t fly_trace_key_realloc(void)
 {
     uint64_t mid = fly_trace_mid_seq;
     if (mid == 0)
-        return fly_trace_key();
+        return fly_trace_key_release();
     if (trace_epoch < mid)
         trace_epoch = mid;
     return mid;

@@ -64,7 +64,9 @@ FLY_INLINE void fly_trace_touch_shared(void)
 /* The sequence number of the calling thread's next event (trace.c): taken
  * before a release, after an allocation (after fly_trace_leave). */
 uint64_t fly_trace_key(void);
-/* A realloc's: the one realloc_move took, or as an allocation. */
+/* A release's: a fresh number, taken before the block is released. */
+uint64_t fly_trace_key_release(void);
+/* A realloc's: the one realloc_move took, or a fresh one after it. */
 uint64_t fly_trace_key_realloc(void);
 /* realloc_move calls this between allocating the new block and releasing
  * the old: the realloc's sequence number is taken there. */
