@@ -267,6 +267,12 @@ uint64_t fly_trace_key(void)
  * loads that brought the pointer here. */
 uint64_t fly_trace_key_release(void)
 {
+    /* While the process has only ever had one recording thread, the block
+     * can only be this thread's: its epoch will do.  A second thread counts
+     * itself in before its first allocation returns, so before it can hand
+     * a block over. */
+    if (trace_thread_no == 1 && __atomic_load_n(&trace_threads, __ATOMIC_RELAXED) == 1)
+        return fly_trace_key();
     trace_epoch = stamp();
     return trace_epoch;
 }
