@@ -106,7 +106,7 @@ void fly_stats_print(int fd, int flags);
  * reads copy the current value into *old (*oldlen must be its size),
  * writes take it from new/newlen.  Returns 0, ENOENT for an unknown name,
  * EINVAL for a wrong size or value, EPERM to write a read-only name.
- * `flymalloc ctl` and docs/measuring.md list the names; among them:
+ * src/ctl.c lists every name; docs/measuring.md shows them in use:
  *   "version" (uint32), "stats.live_bytes" and every other fly_stats_t
  *   field by its name without st_ (uint64), "stats.classes.N.FIELD"
  *   (uint64; FIELD as in fly_class_stats_t without cs_),

@@ -9,9 +9,9 @@
  *    fills a whole magazine from the zones under one lock (depot.c).
  * 3. Aging.  Every po_tick_events mallocs the thread runs a maintenance tick
  *    (an event counter, not a clock read, on the fast path).  When
- *    po_gc_interval_ms has passed, each bin that saw no slow-path visit
- *    since the last pass gives its previous magazine and half its loaded
- *    rounds back to the zones, so a class the thread stopped using drains in
+ *    po_gc_interval_ms has passed, each bin that saw no allocation and no
+ *    slow-path visit since the last pass gives its previous magazine and
+ *    half its loaded rounds back to the zones, so a class the thread stopped using drains in
  *    a few intervals; the tick also runs the depot reap and vmem's purge
  *    when they are due.  No background thread is involved.
  * 4. Frees from other threads need no atomics: an object simply enters the
