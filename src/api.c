@@ -328,26 +328,8 @@ FLY_EXPORT struct mallinfo2 fly_mallinfo2(void)
 
 /* Tracing.  Each wrapper does the operation with the thread's real cache
  * (fly_trace_enter) and records it, taking the sequence number after an
- * allocation and before a release (trace.c, docs/trace-format.md). */
-void *fly_traced_malloc(size_t size)
-{
-    fly_trace_enter();
-    void *p = fly_malloc(size);
-    fly_trace_leave();
-    fly_trace_alloc(FLY_TRACE_MALLOC, fly_trace_key(), 0, size, p);
-    return p;
-}
-
-void fly_traced_free(void *p, const char *fname)
-{
-    if (p == NULL)
-        return;
-    fly_trace_free(fly_trace_key_release(), p);
-    fly_trace_enter();
-    fly_free_inline(p, fname);
-    fly_trace_leave();
-}
-
+ * allocation and before a release (trace.c, docs/trace-format.md); malloc
+ * and free have theirs in trace.c. */
 static void *traced_calloc(size_t nmemb, size_t size)
 {
     fly_trace_enter();
@@ -363,7 +345,7 @@ static void *traced_calloc(size_t nmemb, size_t size)
 static void *traced_realloc(void *p, size_t size)
 {
     if (p && size == 0) {
-        uint64_t seq = fly_trace_key_release();
+        uint64_t seq = fly_trace_key_release(p);
         fly_trace_realloc(seq, p, 0, NULL);
         fly_trace_enter();
         fly_realloc(p, 0);
@@ -374,7 +356,7 @@ static void *traced_realloc(void *p, size_t size)
     fly_trace_enter();
     void *q = fly_realloc(p, size);
     fly_trace_leave();
-    uint64_t seq = fly_trace_key_realloc();
+    uint64_t seq = fly_trace_key_realloc(p);
     fly_trace_realloc(seq, p, size, q);
     return q;
 }

@@ -16,6 +16,8 @@
  *                           ("%p": the pid; trace.c, docs/trace-format.md)
  *   FLYMALLOC_TRACE_PID     only the process with this id records (set by
  *                           `flymalloc trace`, so child processes do not)
+ *   FLYMALLOC_TRACE_CLOCK   tsc or counter: what numbers trace events
+ *                           (default tsc where the kernel keeps time with it)
  *
  * A malformed or unknown FLYMALLOC_ setting gives one warning and the default.
  *
@@ -140,6 +142,11 @@ void fly_config_parse(char **env, fly_policy_t *po, fly_settings_t *se)
                 se->se_trace_pid = (long)x;
             else
                 warn_setting(*e, " is malformed (want a process id); any process traces");
+        } else if (match(*e, "FLYMALLOC_TRACE_CLOCK", &v)) {
+            if (strcmp(v, "tsc") == 0 || strcmp(v, "counter") == 0)
+                se->se_trace_counter = v[0] == 'c';
+            else
+                warn_setting(*e, " is malformed (want tsc or counter); using tsc if the kernel does");
         } else {
             warn_setting(*e, " is not a flymalloc setting; ignored");
         }
@@ -200,7 +207,7 @@ void fly_init(void)
     /* These may allocate; the allocator is ready for them. */
     pthread_key_create(&fly_thread_key, fly_tcache_thread_exit);
     pthread_atfork(prefork, postfork_parent, postfork_child);
-    fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid);
+    fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid, fly_settings.se_trace_counter);
 }
 
 __attribute__((constructor(101))) static void fly_init_early(void)

@@ -18,6 +18,7 @@ typedef struct fly_settings {
     const char *se_stats_file;    /* FLYMALLOC_STATS_FILE, or NULL: stderr */
     const char *se_trace;         /* FLYMALLOC_TRACE: trace file, or NULL */
     long se_trace_pid;            /* FLYMALLOC_TRACE_PID: only this process traces (0: any) */
+    bool se_trace_counter;        /* FLYMALLOC_TRACE_CLOCK=counter: no TSC numbers */
 } fly_settings_t;
 extern fly_settings_t fly_settings;
 

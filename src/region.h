@@ -80,6 +80,7 @@ typedef struct fly_region {
     uint64_t r_heads[FLY_VMEM_NSETS][FLY_VMEM_NBINS][FLY_VMEM_WORDS];
     fly_span_t r_span[FLY_REGION_PAGES];
     fly_zone_t r_zone[FLY_REGION_SLOTS];
+    uint64_t *r_trace_keys;                      /* trace.c's shadow, while tracing */
 } fly_region_t;
 
 #define FLY_REGION_HEADER ((size_t)1 << 20)

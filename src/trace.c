@@ -27,8 +27,10 @@
 #include "lock.h"
 #include "os.h"
 #include "stats.h"
+#include "tcache_inline.h"
+#include "flymalloc.h"
 #include <fcntl.h>
-#include <sched.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,12 +76,13 @@ static __thread uint32_t trace_time_left __attribute__((tls_model("initial-exec"
 static int trace_fd = -1;
 static int trace_closed;                 /* atomic */
 static uint64_t trace_start_ns;
-static uint64_t trace_seq_next = 1;      /* atomic */
 static uint32_t trace_threads;           /* atomic */
 static uint64_t trace_events, trace_chunks, trace_dropped;   /* atomic */
 static uint64_t trace_next_sample_ns;    /* atomic */
 static fly_lock_t trace_lock = FLY_LOCK_INITIALIZER;
 static trace_buf_t *trace_live, *trace_free;                 /* trace_lock */
+
+static void trace_clock_choose(bool by_counter);
 
 static uint64_t clock_ns(clockid_t clock)
 {
@@ -142,7 +145,7 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
+FLY_INLINE uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
     while (v >= 0x80) {
         *p++ = (uint8_t)(v | 0x80);
@@ -179,7 +182,7 @@ static void write_file(const void *p, size_t n)
         fly_write_all(trace_fd, p, n);
 }
 
-void fly_trace_init(const char *path, long only_pid)
+void fly_trace_init(const char *path, long only_pid, bool by_counter)
 {
     if (path == NULL || (only_pid && only_pid != (long)getpid()))
         return;
@@ -199,6 +202,7 @@ void fly_trace_init(const char *path, long only_pid)
     }
     trace_start_ns = clock_ns(CLOCK_MONOTONIC);
     clock_calibrate();
+    trace_clock_choose(by_counter);
     memcpy(head, "FLYTRACE", 8);
     put_le(head + 8, TRACE_VERSION, 4);
     put_le(head + 12, TRACE_HEADER_FIXED + cmd, 4);
@@ -211,22 +215,34 @@ void fly_trace_init(const char *path, long only_pid)
     __atomic_store_n(&fly_trace_on, true, __ATOMIC_RELEASE);
 }
 
-static uint64_t stamp(void);
+static uint64_t epoch_new(void);
 
-void fly_trace_enter(void)
+/* Around each recorded operation: the thread's real cache in, then the
+ * sentinel back (trace.h). */
+FLY_INLINE void enter(void)
 {
     fly_trace_inside = true;
     fly_trace_shared = false;
     fly_tc = trace_real_tc;
 }
 
-void fly_trace_leave(void)
+FLY_INLINE void leave(void)
 {
     trace_real_tc = fly_tc;
     fly_tc = &fly_tcache_traced;
     fly_trace_inside = false;
     if (fly_trace_shared)
-        trace_epoch = stamp();
+        epoch_new();
+}
+
+void fly_trace_enter(void)
+{
+    enter();
+}
+
+void fly_trace_leave(void)
+{
+    leave();
 }
 
 /* Sequence numbers (docs/trace-format.md, "Ordering").  Blocks move
@@ -234,75 +250,191 @@ void fly_trace_leave(void)
  * table), never through a magazine hit.  So a thread's events need a fresh
  * number only after an operation that touched shared state (the slow paths
  * set fly_trace_shared); in between, its allocations carry the number of
- * that last contact (its epoch) and keep their program order.  A release
- * takes a fresh number before it (the program itself may have passed the
- * block between threads); an allocation the epoch from after it, so a
- * block freed by one thread and taken by another is numbered before the
- * other's allocation in any case.
+ * that last contact (its epoch) and keep their program order.  An
+ * allocation takes the epoch from after the operation, so a block freed by
+ * one thread and taken by another through shared state is numbered before
+ * the other's allocation.
  *
- * With the TSC the numbers are its ticks since the start (synchronized
- * across cores; the fence keeps the read after the allocator's own loads);
- * elsewhere one shared counter, whose order follows the locks' order. */
-static uint64_t stamp(void)
+ * A release needs a number above that of the block's allocation, which
+ * another thread may have made and handed over through the program's own
+ * queues.  With the TSC (synchronized across cores) each allocation leaves
+ * its number in a shadow word for the block's address (trace_shadow), and
+ * a release numbers itself max(epoch, that + 1): no clock read, no shared
+ * line, whatever the threads do.  That stays below any later fresh stamp:
+ * it is at most a past reading plus one per hand-over, and each hand-over
+ * takes far longer than a tick.  Huge blocks, outside the regions, take a
+ * fresh stamp (rdtscp: its fence keeps the read after the loads that
+ * brought the block).
+ *
+ * Without the TSC a process-wide counter numbers epochs; a release keeps
+ * its thread's epoch when the counter has not moved since the thread took
+ * it (nothing was numbered since, so whatever block arrived was numbered
+ * below), and otherwise takes the next number. */
+static bool seq_by_tsc;
+static uint64_t trace_seq_next FLY_ALIGNED_CL = 1;     /* atomic */
+static __thread uint64_t trace_seq_seen __attribute__((tls_model("initial-exec")));
+static __thread bool trace_epoch_fresh __attribute__((tls_model("initial-exec")));
+
+static uint64_t epoch_new(void)
 {
+    trace_epoch_fresh = true;
 #if defined(__x86_64__)
-    if (fly_likely(tsc_mult)) {
+    if (seq_by_tsc) {
         unsigned aux;
-        return __builtin_ia32_rdtscp(&aux) - tsc_base;
+        return trace_epoch = __builtin_ia32_rdtscp(&aux) - tsc_base;
     }
 #endif
-    return __atomic_fetch_add(&trace_seq_next, 1, __ATOMIC_RELAXED);
+    trace_epoch = __atomic_fetch_add(&trace_seq_next, 1, __ATOMIC_SEQ_CST);
+    trace_seq_seen = trace_epoch + 1;
+    return trace_epoch;
+}
+
+FLY_INLINE uint64_t key(void)
+{
+    if (fly_unlikely(trace_epoch == 0))
+        return epoch_new();
+    return trace_epoch;
 }
 
 uint64_t fly_trace_key(void)
 {
-    if (fly_unlikely(trace_epoch == 0))
-        trace_epoch = stamp();
-    return trace_epoch;
+    return key();
 }
 
-/* A release takes a fresh number: the program may have passed the block
- * from another thread (through a queue of its own, no allocator state),
- * whose allocation must sort first.  The stamp's fence orders it after the
- * loads that brought the pointer here. */
-uint64_t fly_trace_key_release(void)
-{
-    /* While the process has only ever had one recording thread, the block
-     * can only be this thread's: its epoch will do.  A second thread counts
-     * itself in before its first allocation returns, so before it can hand
-     * a block over. */
-    if (trace_thread_no == 1 && __atomic_load_n(&trace_threads, __ATOMIC_RELAXED) == 1)
-        return fly_trace_key();
-    trace_epoch = stamp();
-    return trace_epoch;
-}
+/* The shadow: per region, one word per 16 bytes (the smallest class, and
+ * every block starts on a multiple), mapped when the region's first block
+ * is recorded; the region header points at it.  Its pages are taken out of
+ * the resident figures that samples record (shadow_resident). */
+#define SHADOW_BYTES   (FLY_REGION / 16 * sizeof(uint64_t))
+#define SHADOW_MAX     4096                 /* regions: 256 GiB of heap */
+static uint64_t *shadow_maps[SHADOW_MAX];  /* trace_lock to add */
+static uint32_t shadow_count;              /* atomic */
 
-uint64_t fly_trace_key_realloc(void)
+static FLY_NOINLINE uint64_t *shadow_map_os(fly_region_t *r)
 {
-    uint64_t mid = fly_trace_mid_seq;
-    if (mid == 0)
-        return fly_trace_key_release();
-    if (trace_epoch < mid)
-        trace_epoch = mid;
-    return mid;
-}
-
-/* The time of an event keyed seq: read afresh at each new epoch (free with
- * the TSC) and every TRACE_TIME_EVERY events within one. */
-static uint64_t event_time(uint64_t seq, trace_buf_t *b)
-{
-    if (seq != b->tb_last_seq || b->tb_nevents == 0 || --trace_time_left == 0) {
-        trace_time_left = TRACE_TIME_EVERY;
-        trace_last_time = tsc_mult && seq != b->tb_last_seq
-                              ? (uint64_t)(((unsigned __int128)seq * tsc_mult) >> 32)
-                              : trace_now();
+    fly_lock(&trace_lock);
+    uint64_t *keys = r->r_trace_keys;
+    if (keys == NULL && shadow_count < SHADOW_MAX) {
+        fly_unlock(&trace_lock);
+        uint64_t *fresh = fly_os_map_aligned(SHADOW_BYTES, FLY_PAGE);
+        fly_lock(&trace_lock);
+        keys = r->r_trace_keys;
+        if (keys == NULL && fresh != NULL && shadow_count < SHADOW_MAX) {
+            shadow_maps[shadow_count] = fresh;
+            __atomic_store_n(&shadow_count, shadow_count + 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&r->r_trace_keys, fresh, __ATOMIC_RELEASE);
+            keys = fresh;
+            fresh = NULL;
+        }
+        fly_unlock(&trace_lock);
+        if (fresh)
+            fly_os_unmap(fresh, SHADOW_BYTES);
+        return keys;
     }
-    return trace_last_time;
+    fly_unlock(&trace_lock);
+    return keys;
 }
 
+/* The shadow word of a block starting at p; NULL outside the regions. */
+FLY_INLINE uint64_t *shadow_word(const void *p, bool make)
+{
+    if (fly_region_kind(p) != FLY_REGION_MAP_HEAP)
+        return NULL;
+    fly_region_t *r = fly_region_of(p);
+    uint64_t *keys = __atomic_load_n(&r->r_trace_keys, __ATOMIC_ACQUIRE);
+    if (fly_unlikely(keys == NULL)) {
+        if (!make)
+            return NULL;
+        keys = shadow_map_os(r);
+        if (keys == NULL)
+            return NULL;
+    }
+    return &keys[((uintptr_t)p & (FLY_REGION - 1)) >> 4];
+}
+
+/* An allocation numbered seq returned p: remember the number for p's
+ * release.  The program's own hand-over orders this store before the
+ * other thread's load. */
+FLY_INLINE void shadow_set(const void *p, uint64_t seq)
+{
+    if (seq_by_tsc && p != NULL) {
+        uint64_t *w = shadow_word(p, true);
+        if (w)
+            __atomic_store_n(w, seq, __ATOMIC_RELAXED);
+    }
+}
+
+/* Resident bytes of the shadow maps, which samples leave out. */
+static uint64_t shadow_resident(void)
+{
+    unsigned char vec[SHADOW_BYTES / FLY_PAGE / 8];
+    uint64_t pages = 0;
+    uint32_t n = __atomic_load_n(&shadow_count, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++)
+        for (size_t off = 0; off < SHADOW_BYTES; off += sizeof(vec) * FLY_PAGE) {
+            if (mincore((char *)shadow_maps[i] + off, sizeof(vec) * FLY_PAGE, vec) != 0)
+                continue;
+            for (size_t k = 0; k < sizeof(vec); k++)
+                pages += vec[k] & 1;
+        }
+    return pages * FLY_PAGE;
+}
+
+FLY_INLINE uint64_t key_release(const void *p)
+{
+    if (fly_unlikely(trace_epoch == 0))
+        epoch_new();
+    if (seq_by_tsc) {
+        uint64_t *w = shadow_word(p, false);
+        if (fly_unlikely(w == NULL))
+            return epoch_new();
+        uint64_t born = __atomic_load_n(w, __ATOMIC_RELAXED);
+        if (born >= trace_epoch)
+            trace_epoch = born + 1;
+        return trace_epoch;
+    }
+    if (__atomic_load_n(&trace_seq_next, __ATOMIC_ACQUIRE) == trace_seq_seen)
+        return trace_epoch;
+    return epoch_new();
+}
+
+uint64_t fly_trace_key_release(const void *p)
+{
+    return key_release(p);
+}
+
+/* A realloc that moves its block numbers itself between allocating the
+ * new block and releasing the old (api.c). */
 void fly_trace_realloc_mid(void)
 {
-    fly_trace_mid_seq = stamp();
+    fly_trace_mid_seq = epoch_new();
+}
+
+uint64_t fly_trace_key_realloc(const void *old)
+{
+    uint64_t mid = fly_trace_mid_seq;
+    return mid ? mid : key_release(old);
+}
+
+/* TSC numbers where the kernel keeps time with the TSC (then times come
+ * from it too), else, or if FLYMALLOC_TRACE_CLOCK=counter, the counter. */
+static void trace_clock_choose(bool by_counter)
+{
+    seq_by_tsc = tsc_mult != 0 && !by_counter;
+}
+
+/* The time of an event: derived from a fresh TSC number, else read at a
+ * fresh counter number and every TRACE_TIME_EVERY events. */
+FLY_INLINE uint64_t event_time(trace_buf_t *b)
+{
+    if (trace_epoch_fresh || b->tb_nevents == 0 || --trace_time_left == 0) {
+        trace_time_left = TRACE_TIME_EVERY;
+        trace_last_time = seq_by_tsc && trace_epoch_fresh
+                              ? (uint64_t)(((unsigned __int128)trace_epoch * tsc_mult) >> 32)
+                              : trace_now();
+        trace_epoch_fresh = false;
+    }
+    return trace_last_time;
 }
 
 /* Fills the chunk head for the first `events` events (`bytes` of payload)
@@ -400,7 +532,7 @@ static trace_buf_t *buf_for(size_t need)
 }
 
 /* Encodes op, seq and time at the buffer's end; returns the write cursor. */
-static uint8_t *event_start(trace_buf_t *b, unsigned op, uint64_t seq, uint64_t t)
+FLY_INLINE uint8_t *event_start(trace_buf_t *b, unsigned op, uint64_t seq, uint64_t t)
 {
     if (b->tb_nevents == 0) {
         b->tb_base_seq = b->tb_last_seq = seq;
@@ -415,7 +547,7 @@ static uint8_t *event_start(trace_buf_t *b, unsigned op, uint64_t seq, uint64_t 
     return p;
 }
 
-static uint8_t *put_addr(trace_buf_t *b, uint8_t *p, const void *addr)
+FLY_INLINE uint8_t *put_addr(trace_buf_t *b, uint8_t *p, const void *addr)
 {
     uint64_t a = (uintptr_t)addr;
     int64_t d = (int64_t)(a - b->tb_prev_addr);
@@ -423,7 +555,7 @@ static uint8_t *put_addr(trace_buf_t *b, uint8_t *p, const void *addr)
     return put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
 }
 
-static void event_end(trace_buf_t *b, uint8_t *p)
+FLY_INLINE void event_end(trace_buf_t *b, uint8_t *p)
 {
     b->tb_len = (uint32_t)(p - (b->tb_data + TRACE_CHUNK_HEAD));
     b->tb_nevents++;
@@ -448,8 +580,29 @@ static trace_buf_t *late_buf(trace_late_t *l)
 
 static void take_sample(uint64_t t);
 
-/* Records one event of up to three operands (addresses flagged in addr_mask). */
-static void record(unsigned op, uint64_t seq, unsigned n, const uint64_t *v, unsigned addr_mask)
+/* Encodes one event of up to three operands (addresses flagged in
+ * addr_mask) into b, which has room, and takes a sample when it is due. */
+FLY_INLINE void encode(trace_buf_t *b, unsigned op, uint64_t seq, unsigned n, const uint64_t *v,
+                       unsigned addr_mask)
+{
+    uint64_t t = event_time(b);
+    uint8_t *p = event_start(b, op, seq, t);
+    for (unsigned i = 0; i < n; i++)
+        p = (addr_mask >> i) & 1 ? put_addr(b, p, (const void *)(uintptr_t)v[i])
+                                 : put_varint(p, v[i]);
+    event_end(b, p);
+    uint64_t next = __atomic_load_n(&trace_next_sample_ns, __ATOMIC_RELAXED);
+    if (fly_unlikely(t >= next) &&
+        __atomic_compare_exchange_n(&trace_next_sample_ns, &next, t + TRACE_SAMPLE_NS, false,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        take_sample(t);
+}
+
+/* Every case but the common one: a closed trace, a thread without a
+ * buffer (first event, or after its exit), a full buffer, a chunk's first
+ * event. */
+static FLY_NOINLINE void record_slow(unsigned op, uint64_t seq, unsigned n, const uint64_t *v,
+                                     unsigned addr_mask)
 {
     if (__atomic_load_n(&trace_closed, __ATOMIC_RELAXED)) {
         __atomic_fetch_add(&trace_dropped, 1, __ATOMIC_RELAXED);
@@ -461,23 +614,27 @@ static void record(unsigned op, uint64_t seq, unsigned n, const uint64_t *v, uns
         __atomic_fetch_add(&trace_dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    uint64_t t = event_time(seq, b);
-    uint8_t *p = event_start(b, op, seq, t);
-    for (unsigned i = 0; i < n; i++)
-        p = (addr_mask >> i) & 1 ? put_addr(b, p, (const void *)(uintptr_t)v[i])
-                                 : put_varint(p, v[i]);
-    event_end(b, p);
+    encode(b, op, seq, n, v, addr_mask);
     if (b == &late.b)
         write_chunk(b, b->tb_nevents, b->tb_len);
-    uint64_t next = __atomic_load_n(&trace_next_sample_ns, __ATOMIC_RELAXED);
-    if (fly_unlikely(t >= next) &&
-        __atomic_compare_exchange_n(&trace_next_sample_ns, &next, t + TRACE_SAMPLE_NS, false,
-                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        take_sample(t);
 }
 
-void fly_trace_alloc(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
+/* Records one event: inlined into each recording function, so the
+ * operand loop unrolls. */
+FLY_INLINE void record(unsigned op, uint64_t seq, unsigned n, const uint64_t *v, unsigned addr_mask)
 {
+    trace_buf_t *b = trace_self;
+    if (fly_likely(b != NULL) && fly_likely(b->tb_nevents != 0) &&
+        fly_likely(b->tb_cap - b->tb_len >= TRACE_EVENT_MAX) &&
+        fly_likely(!__atomic_load_n(&trace_closed, __ATOMIC_RELAXED)))
+        encode(b, op, seq, n, v, addr_mask);
+    else
+        record_slow(op, seq, n, v, addr_mask);
+}
+
+FLY_INLINE void alloc_event(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
+{
+    shadow_set(p, seq);
     uint64_t v[3] = { align, size, (uintptr_t)p };
     if (op == FLY_TRACE_ALIGNED)
         record(op, seq, 3, v, 4);
@@ -485,14 +642,38 @@ void fly_trace_alloc(unsigned op, uint64_t seq, size_t align, size_t size, const
         record(op, seq, 2, v + 1, 2);
 }
 
-void fly_trace_free(uint64_t seq, const void *p)
+void fly_trace_alloc(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
 {
+    alloc_event(op, seq, align, size, p);
+}
+
+/* malloc and free while tracing, entered from their slow paths (the
+ * thread's cache is the always-missing sentinel).  The number is taken
+ * after an allocation and before a release (see "Sequence numbers"). */
+void *fly_traced_malloc(size_t size)
+{
+    enter();
+    void *p = fly_malloc(size);
+    leave();
+    alloc_event(FLY_TRACE_MALLOC, key(), 0, size, p);
+    return p;
+}
+
+void fly_traced_free(void *p, const char *fname)
+{
+    if (p == NULL)
+        return;
+    uint64_t seq = key_release(p);
     uint64_t v[1] = { (uintptr_t)p };
     record(FLY_TRACE_FREE, seq, 1, v, 1);
+    enter();
+    fly_free_inline(p, fname);
+    leave();
 }
 
 void fly_trace_realloc(uint64_t seq, const void *old, size_t size, const void *p)
 {
+    shadow_set(p, seq);
     uint64_t v[3] = { (uintptr_t)old, size, (uintptr_t)p };
     record(FLY_TRACE_REALLOC, seq, 3, v, 5);
 }
@@ -506,9 +687,14 @@ static void take_sample(uint64_t t)
     trace_buf_t *b = buf_for(TRACE_EVENT_MAX * 2);
     if (b == NULL)
         return;
+    /* The shadow is the recorder's, not the program's: left out. */
+    uint32_t shadows = __atomic_load_n(&shadow_count, __ATOMIC_ACQUIRE);
+    uint64_t resident = st.st_resident_bytes, shadow_res = shadow_resident();
+    resident = resident > shadow_res ? resident - shadow_res : 0;
     uint8_t *p = event_start(b, FLY_TRACE_SAMPLE, fly_trace_key(), t);
-    const uint64_t v[] = { st.st_resident_bytes, st.st_live_bytes, st.st_mapped_bytes,
-                           st.st_dirty_bytes, st.st_cold_bytes, st.st_mmap_calls,
+    const uint64_t v[] = { resident, st.st_live_bytes,
+                           st.st_mapped_bytes - shadows * SHADOW_BYTES,
+                           st.st_dirty_bytes, st.st_cold_bytes, st.st_mmap_calls - shadows,
                            st.st_munmap_calls, st.st_madvise_calls, st.st_mremap_calls };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         p = put_varint(p, v[i]);

@@ -40,8 +40,9 @@ FLY_INLINE bool fly_trace_wanted(void)
     return fly_unlikely(fly_trace_on) && !fly_trace_inside;
 }
 
-/* From fly_init, with the settings read: opens the file, writes the header. */
-void fly_trace_init(const char *path, long only_pid);
+/* From fly_init, with the settings read: opens the file, writes the header.
+ * by_counter: number events with a counter even if the TSC would do. */
+void fly_trace_init(const char *path, long only_pid, bool by_counter);
 /* At exit: per-class figures, the summary, every buffer, the end record. */
 void fly_trace_finish(void);
 /* fork: the prepare handler takes the trace lock; in the child nothing is
@@ -64,17 +65,17 @@ FLY_INLINE void fly_trace_touch_shared(void)
 /* The sequence number of the calling thread's next event (trace.c): taken
  * before a release, after an allocation (after fly_trace_leave). */
 uint64_t fly_trace_key(void);
-/* A release's: a fresh number, taken before the block is released. */
-uint64_t fly_trace_key_release(void);
-/* A realloc's: the one realloc_move took, or a fresh one after it. */
-uint64_t fly_trace_key_realloc(void);
+/* A release's, taken before the block at p is released: above the number
+ * of p's allocation, whichever thread made it. */
+uint64_t fly_trace_key_release(const void *p);
+/* A realloc's: the one realloc_move took, or a release's for old. */
+uint64_t fly_trace_key_realloc(const void *old);
 /* realloc_move calls this between allocating the new block and releasing
  * the old: the realloc's sequence number is taken there. */
 void fly_trace_realloc_mid(void);
 extern __thread uint64_t fly_trace_mid_seq;
 
 void fly_trace_alloc(unsigned op, uint64_t seq, size_t align, size_t size, const void *p);
-void fly_trace_free(uint64_t seq, const void *p);
 void fly_trace_realloc(uint64_t seq, const void *old, size_t size, const void *p);
 
 /* The traced malloc and free (api.c), entered from the slow paths. */

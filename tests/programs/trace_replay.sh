@@ -10,12 +10,13 @@
 # contents, runs correctly under `flymalloc trace -o T --` and leaves a
 # trace; analyze reports 5 threads (main and 4 workers), complete=true, no
 # warnings (the recorded order is a valid history: no address met twice,
-# no free of an unknown address), and per op at least the calls the program
-# counted itself and at most a few more (libc's own); `replay --exact
-# --curve` on flymalloc and on glibc reproduces analyze's live curve point
-# for point; `replay --compare glibc,flymalloc` (parallel order) succeeds
-# with both results in its --json, no failed allocation, and its curves
-# end at analyze's final live bytes.
+# no free of an unknown address), with TSC numbers and with counter ones,
+# and per op at least the calls the program counted itself and at most a
+# few more (libc's own); `replay --exact --curve` on flymalloc and on glibc
+# reproduces analyze's live curve point for point; `replay --compare
+# glibc,flymalloc` (parallel order) succeeds with both results in its
+# --json, no failed allocation, and its curves end at analyze's final live
+# bytes.
 set -u
 . "$FLY_ROOT/tests/programs/lib.sh"
 L=$FLY_LAUNCHER
@@ -200,6 +201,20 @@ for p in problems:
 sys.exit(1 if problems else 0)
 PY
 echo "ok: analyze: $("$py" -c 'import json,sys; t=json.load(open(sys.argv[1]))["trace"]; print(t["threads"], "threads,", t["events"], "events, complete")' "$T/prog.json")"
+
+# The counter numbering (machines without a usable TSC) must give a valid
+# history too.
+rm -f "$T/counter.trace"
+FLYMALLOC_TRACE_CLOCK=counter "$L" trace -o "$T/counter.trace" -- "$T/prog" >"$T/counter.out" 2>&1 ||
+    fail "flymalloc trace with FLYMALLOC_TRACE_CLOCK=counter: $(head -c 400 "$T/counter.out")"
+"$L" analyze "$T/counter.trace" -o "$T/counter.json" 2>"$T/analyze.err" ||
+    fail "analyze (counter clock): $(head -c 600 "$T/analyze.err")"
+"$py" - "$T/counter.json" <<'PY' || fail "the counter-numbered trace is not a valid history"
+import json, sys
+t = json.load(open(sys.argv[1]))["trace"]
+assert t["complete"] is True and t["threads"] == 5 and not t["warnings"], (t["complete"], t["threads"], t["warnings"][:3])
+PY
+echo "ok: the counter-numbered trace is complete and valid too"
 
 "$py" -c '
 import json, sys
