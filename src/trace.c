@@ -5,10 +5,11 @@
  * Each thread encodes its events into a buffer of its own (varints, so a
  * small malloc takes about 12 bytes) and writes the buffer as one chunk
  * with one write() to a file opened O_APPEND, when it fills, when the thread
- * exits and when the process exits.  One process-wide counter numbers the
- * events so readers can merge the threads' chunks into one history; the
- * counter is read after an allocation and before a free (trace.h), which
- * makes that history valid even though addresses are reused.
+ * exits and when the process exits.  Sequence numbers let readers merge the
+ * threads' chunks into one valid history although addresses are reused:
+ * a thread renews its number only after contact with shared state, and a
+ * free numbers itself above its block's allocation through a shadow word
+ * ("Sequence numbers" below).
  *
  * At exit the destructor closes the trace: it marks it closed (threads
  * still running drop later events and count them), takes each buffer (a
