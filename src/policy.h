@@ -12,7 +12,7 @@
 
 #include "common.h"
 
-#define FLY_MAX_CLASSES 40
+#define FLY_MAX_CLASSES 44
 
 typedef struct fly_policy {
     uint32_t po_nclasses;                 /* classes 1..po_nclasses */

@@ -1,6 +1,9 @@
 /*
  * sizeclass.c: builds the class tables from the policy.
  *
+ * Classes: 16-byte steps to 128, then four per doubling, plus one an
+ * eighth above 1, 2, 4 and 8 KiB (policy defaults below).
+ *
  * Zone size per class: the smallest power of two of at least 64 KiB that
  * holds 8 objects with at most 1/8 of it wasted, so large classes do not
  * churn zones and rounding waste stays small.  Magazine capacity is inverse
@@ -19,9 +22,16 @@ void fly_policy_defaults(fly_policy_t *po)
     uint32_t n = 0;
     for (uint32_t s = 16; s <= 128; s += 16)
         po->po_class_size[++n] = s;
-    for (uint32_t base = 128; base < FLY_SMALL_MAX; base *= 2)
+    for (uint32_t base = 128; base < FLY_SMALL_MAX; base *= 2) {
+        /* A power of two plus a small header (a database page and its
+         * descriptor: sqlite's 4096-byte pages take 4312 bytes) would waste
+         * up to a fifth of itself in the next quarter step: from 1 KiB up,
+         * an eighth step first. */
+        if (base >= 1024 && base <= 8192)
+            po->po_class_size[++n] = base + base / 8;
         for (uint32_t i = 1; i <= 4; i++)
             po->po_class_size[++n] = base + i * (base / 4);
+    }
     po->po_nclasses = n;
     po->po_tcache_bytes = 1u << 20;
     po->po_mag_max_rounds = 256;

@@ -2,7 +2,7 @@
  * test_sizeclass.c: proves the size-class tables and class geometry.
  *
  * Every size maps to the smallest class that holds it; internal waste stays
- * at most 25 %; zones hold at least 8 objects with at most 1/8 wasted; the
+ * at most 25 % (a 4 KiB page plus header takes the class an eighth above); zones hold at least 8 objects with at most 1/8 wasted; the
  * multiply-shift division and the multiply-rotate validity test that free()
  * relies on agree with plain arithmetic for every offset of every zone; and
  * magazine capacities fall as object size grows (the per-thread budget).
@@ -16,7 +16,7 @@ int main(void)
 {
     fly_free(fly_malloc(1));                 /* initializes the tables */
     uint32_t n = fly_policy.po_nclasses;
-    CHECK(n == 40, "expected 40 classes, got %u", n);
+    CHECK(n == 44, "expected 44 classes, got %u", n);
     for (uint32_t c = 1; c <= n; c++) {
         const fly_class_t *cl = &fly_classes[c];
         CHECK(cl->cl_size % 16 == 0, "class %u size %u not a multiple of 16", c, cl->cl_size);
@@ -36,6 +36,9 @@ int main(void)
                   c, (unsigned long long)off);
         }
     }
+    CHECK(fly_classes[fly_class_of(4312)].cl_size == 4608,
+          "a 4 KiB page with its header (4312 B) should take the 4608-byte class, not %u",
+          fly_classes[fly_class_of(4312)].cl_size);
     CHECK(fly_classes[1].cl_mag_cap > 8 * fly_classes[n].cl_mag_cap,
           "16-byte magazines (%u) should be far larger than 32 KiB ones (%u)",
           fly_classes[1].cl_mag_cap, fly_classes[n].cl_mag_cap);
