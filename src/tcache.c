@@ -212,7 +212,8 @@ void fly_tcache_free_slow(void *p, unsigned c)
     fly_tcbin_t *b = &tc->tc_bins[c];
     if (b->tb_rounds && b->tb_loaded->m_objs[b->tb_rounds - 1] == p)
         fly_panic_ptr("free", "double free", p);
-    if (b->tb_rounds == b->tb_cap) {
+    bool full = b->tb_rounds == b->tb_cap;
+    if (full) {
         if (b->tb_prev->m_rounds == 0)
             swap_mags(b);
         else {
@@ -222,6 +223,14 @@ void fly_tcache_free_slow(void *p, unsigned c)
     }
     b->tb_loaded->m_objs[b->tb_rounds] = p;
     FLY_SET(b->tb_rounds, b->tb_rounds + 1);
+    /* Frees count toward maintenance too, a magazine's worth at each full
+     * one, so a program whose last act is a long run of frees still ages
+     * its cache and purges what has been idle long enough. */
+    if (full) {
+        FLY_SET(tc->tc_ticks, tc->tc_ticks - (int64_t)b->tb_cap);
+        if (tc->tc_ticks <= 0)
+            fly_tcache_tick(tc);
+    }
 }
 
 /* Gives back everything bin c caches; keeps its (now empty) magazines. */

@@ -60,7 +60,7 @@ typedef struct fly_lcache_bin {
 } fly_lcache_bin_t;
 
 typedef struct fly_tcache {
-    int64_t tc_ticks;              /* mallocs until the next maintenance tick */
+    int64_t tc_ticks;              /* mallocs (and frees, a magazine at a time) until the next tick */
     uint32_t tc_state;
     uint32_t tc_pad;
     uint64_t tc_next_gc;           /* ms */
