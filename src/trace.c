@@ -259,8 +259,8 @@ void fly_trace_leave(void)
  * A release needs a number above that of the block's allocation, which
  * another thread may have made and handed over through the program's own
  * queues.  With the TSC (synchronized across cores) each allocation leaves
- * its number in a shadow word for the block's address (trace_shadow), and
- * a release numbers itself max(epoch, that + 1): no clock read, no shared
+ * its number in a shadow word for the block's address (below), and a
+ * release numbers itself max(epoch, that + 1): no clock read, no shared
  * line, whatever the threads do.  That stays below any later fresh stamp:
  * it is at most a past reading plus one per hand-over, and each hand-over
  * takes far longer than a tick.  Huge blocks, outside the regions, take a
