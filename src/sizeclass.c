@@ -36,7 +36,7 @@ void fly_policy_defaults(fly_policy_t *po)
     po->po_tcache_bytes = 1u << 20;
     po->po_mag_max_rounds = 256;
     po->po_burst_div = 1;
-    po->po_depot_bytes = 1u << 20;
+    po->po_depot_bytes = 64u << 10;
     po->po_zone_spares = 0;
     po->po_decay_ms = 1000;
     po->po_tick_events = 256;
