@@ -7,7 +7,8 @@
  * merging) have no data race and no undefined behaviour that ThreadSanitizer
  * or UBSan can see; the runner fails the test on any sanitizer report.
  * Threads are also created and torn down repeatedly, and fly_stats_get and
- * fly_malloc_trim run concurrently with the workers.
+ * fly_malloc_trim run concurrently with the workers.  With STRESS_TRACED
+ * defined (test_stress_traced_tsan.c) the same runs while tracing.
  * flytest: timeout=400
  */
 #include "flymalloc.h"
@@ -50,8 +51,39 @@ static void *short_lived(void *arg)
     return NULL;
 }
 
-int main(void)
+#ifdef STRESS_TRACED
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char trace_path[64];
+
+/* Runs before the recorder's destructor, which then finishes an unlinked
+ * file: nothing is left behind. */
+static void remove_trace(void)
 {
+    unlink(trace_path);
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+#ifdef STRESS_TRACED
+    /* The allocator reads its settings before main: set the trace file and
+     * start again. */
+    const char *set = getenv("FLYMALLOC_TRACE");
+    if (set == NULL) {
+        snprintf(trace_path, sizeof trace_path, "/tmp/flytest-tsan-%d.trace", (int)getpid());
+        CHECK(setenv("FLYMALLOC_TRACE", trace_path, 1) == 0, "setenv");
+        execv("/proc/self/exe", argv);
+        CHECK(0, "execv /proc/self/exe");
+    }
+    snprintf(trace_path, sizeof trace_path, "%s", set);
+    CHECK(atexit(remove_trace) == 0, "atexit");
+#else
+    (void)argv;
+#endif
     pthread_t obs;
     CHECK(pthread_create(&obs, NULL, observer, NULL) == 0, "pthread_create");
     st_run(2, 60000);
