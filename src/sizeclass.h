@@ -2,7 +2,8 @@
  * sizeclass.h: size to class, and each class's geometry.
  *
  * Classes are 16-byte steps up to 128 bytes, then four per doubling up to
- * 32 KiB (jemalloc's spacing: at most 25 % internal waste, 40 classes).
+ * 32 KiB (jemalloc's spacing: at most 25 % internal waste), plus one an
+ * eighth above 1, 2, 4 and 8 KiB for page-plus-header sizes: 44 classes.
  * Class 0 means "not a small object".  Sizes up to FLY_FAST_MAX map through
  * one table load at 16-byte granularity, larger small sizes through a second
  * table at 128-byte granularity.
