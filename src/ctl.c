@@ -15,7 +15,7 @@
  *                                 budget; lowering it makes every thread give
  *                                 back what exceeds it at its next tick;
  *                                 it cannot rise above the value at start,
- *                                 since magazine capacities were sized then
+ *                                 from which the base capacities were sized
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write

@@ -10,7 +10,8 @@
  * operations, and moves a whole magazine each time.
  *
  * Bounds and aging:
- *   - the depot holds at most po_depot_bytes of full magazines per class;
+ *   - the depot holds at most po_depot_bytes of objects in full magazines
+ *     per class;
  *     a full magazine beyond that is drained to its zones at once, so a
  *     burst of frees turns into empty zones, then dirty pages, then (after
  *     the decay time) pages given back to the OS;
@@ -26,9 +27,11 @@
 #include "policy.h"
 #include "tcache.h"
 
-static uint64_t mag_bytes(unsigned c)
+/* Whether the depot may take full magazine m: its bound counts objects
+ * (magazines fill to their bin's capacity, not to m_cap). */
+static bool depot_has_room(const fly_slab_class_t *sc, unsigned c, const fly_mag_t *m)
 {
-    return (uint64_t)fly_classes[c].cl_mag_cap * fly_classes[c].cl_size;
+    return (sc->sc_full_rounds + m->m_rounds) * fly_classes[c].cl_size <= fly_policy.po_depot_bytes;
 }
 
 static void push_empty_locked(fly_slab_class_t *sc, fly_mag_t *m)
@@ -44,6 +47,7 @@ static void push_full_locked(fly_slab_class_t *sc, fly_mag_t *m)
     m->m_next = sc->sc_full;
     sc->sc_full = m;
     sc->sc_nfull++;
+    sc->sc_full_rounds += m->m_rounds;
     sc->sc_exchanges++;
 }
 
@@ -97,6 +101,7 @@ static fly_mag_t *pop_full_locked(fly_slab_class_t *sc)
     if (m) {
         sc->sc_full = m->m_next;
         sc->sc_nfull--;
+        sc->sc_full_rounds -= m->m_rounds;
         sc->sc_last_pop = __atomic_load_n(&fly_epoch_ms, __ATOMIC_RELAXED);
         if (sc->sc_nfull < sc->sc_full_min)
             sc->sc_full_min = sc->sc_nfull;
@@ -130,7 +135,7 @@ fly_mag_t *fly_depot_exchange_full_os(unsigned c, fly_mag_t *full)
     fly_zone_t *released = NULL;
     lock_counted(sc);
     fly_mag_t *empty = sc->sc_empty;
-    if (empty && (sc->sc_nfull + 1) * mag_bytes(c) <= fly_policy.po_depot_bytes) {
+    if (empty && depot_has_room(sc, c, full)) {
         sc->sc_empty = empty->m_next;
         sc->sc_nempty--;
         empty->m_rounds = 0;
@@ -139,7 +144,7 @@ fly_mag_t *fly_depot_exchange_full_os(unsigned c, fly_mag_t *full)
         fly_unlock(&sc->sc_lock);
         return empty;
     }
-    if (empty == NULL && (sc->sc_nfull + 1) * mag_bytes(c) <= fly_policy.po_depot_bytes) {
+    if (empty == NULL && depot_has_room(sc, c, full)) {
         /* Room in the depot but no spare magazine: make one unlocked. */
         fly_unlock(&sc->sc_lock);
         fly_mag_t *fresh = fly_depot_empty_mag_os(c);

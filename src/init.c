@@ -8,7 +8,7 @@
  * by walking environ (getenv-free, no allocation):
  *
  *   FLYMALLOC_DECAY_MS      idle time before dirty pages are purged (1000)
- *   FLYMALLOC_TCACHE_BYTES  per-thread cache budget, suffix k/m/g (1m)
+ *   FLYMALLOC_TCACHE_BYTES  per-thread cache budget, suffix k/m/g (4m)
  *   FLYMALLOC_STATS         1 or text: print statistics to stderr at exit;
  *                           json: the same as one JSON object
  *   FLYMALLOC_STATS_FILE    print them to this file instead ("%p": the pid)

@@ -7,8 +7,10 @@
  * Zone size per class: the smallest power of two of at least 64 KiB that
  * holds 8 objects with at most 1/8 of it wasted, so large classes do not
  * churn zones and rounding waste stays small.  Magazine capacity is inverse
- * to object size: a per-thread budget split evenly over the classes' two
- * magazines, clamped to [1, po_mag_max_rounds].
+ * to object size, in two figures (tcache.c, "Sizing"): the base, where every
+ * bin starts, is half the per-thread budget split evenly over the classes'
+ * two magazines; the capacity, up to which a busy bin grows, holds
+ * po_mag_max_bytes.  Both are clamped to [1, po_mag_max_rounds].
  */
 #include "sizeclass.h"
 #include "region.h"
@@ -16,6 +18,7 @@
 uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
 uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
 fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
+uint64_t fly_mag_base_bytes;
 
 void fly_policy_defaults(fly_policy_t *po)
 {
@@ -33,8 +36,9 @@ void fly_policy_defaults(fly_policy_t *po)
             po->po_class_size[++n] = base + i * (base / 4);
     }
     po->po_nclasses = n;
-    po->po_tcache_bytes = 1u << 20;
+    po->po_tcache_bytes = 4u << 20;
     po->po_mag_max_rounds = 256;
+    po->po_mag_max_bytes = 64u << 10;
     po->po_burst_div = 1;
     po->po_depot_bytes = 64u << 10;
     po->po_zone_spares = 0;
@@ -55,7 +59,8 @@ static unsigned smallest_class(const fly_policy_t *po, size_t size)
 
 void fly_sizeclass_init(const fly_policy_t *po)
 {
-    uint64_t mag_bytes = po->po_tcache_bytes / (2 * po->po_nclasses);
+    uint64_t base_bytes = po->po_tcache_bytes / (8 * po->po_nclasses);
+    fly_mag_base_bytes = 0;
     for (uint32_t c = 1; c <= po->po_nclasses; c++) {
         fly_class_t *cl = &fly_classes[c];
         uint32_t size = po->po_class_size[c];
@@ -72,8 +77,11 @@ void fly_sizeclass_init(const fly_policy_t *po)
         for (int i = 0; i < 6; i++)
             inv *= 2 - odd * inv;
         cl->cl_inv = inv;
-        uint64_t cap = mag_bytes / size;
-        cl->cl_mag_cap = (uint32_t)FLY_MAX(1, FLY_MIN(cap, po->po_mag_max_rounds));
+        uint64_t base = FLY_MAX((uint64_t)1, FLY_MIN(base_bytes / size, po->po_mag_max_rounds));
+        uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN((uint64_t)po->po_mag_max_bytes / size, po->po_mag_max_rounds));
+        cl->cl_mag_base = (uint32_t)base;
+        cl->cl_mag_cap = (uint32_t)FLY_MAX(base, cap);
+        fly_mag_base_bytes += 2 * base * size;
     }
     for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
         fly_class_table[i] = (uint8_t)smallest_class(po, i * 16);

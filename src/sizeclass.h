@@ -21,7 +21,8 @@ typedef struct fly_class {
     uint32_t cl_size;
     uint32_t cl_zone_size;       /* power of two, >= FLY_ZONE_MIN */
     uint32_t cl_nobjs;           /* objects per zone */
-    uint32_t cl_mag_cap;         /* magazine capacity (rounds) */
+    uint32_t cl_mag_cap;         /* magazine capacity: a bin's rounds never exceed it */
+    uint32_t cl_mag_base;        /* a bin's starting capacity, its share of half the budget */
     uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
     /* Divisibility test (Granlund-Montgomery): with size = odd << shift,
      * off is idx * size for some idx < nobjs exactly when
@@ -33,6 +34,8 @@ typedef struct fly_class {
 extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
 extern uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
 extern fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
+/* Sum of 2 * cl_mag_base * cl_size: what a thread's bins hold at their base. */
+extern uint64_t fly_mag_base_bytes;
 
 /* Sizes up to FLY_SMALL_MAX; classes above FLY_FAST_MAX are multiples of 128. */
 FLY_INLINE unsigned fly_class_of(size_t size)

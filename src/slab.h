@@ -31,6 +31,7 @@ typedef struct fly_slab_class {
     fly_mag_t *sc_full, *sc_empty;
     uint32_t sc_nfull, sc_nempty;
     uint32_t sc_full_min;        /* low-water mark of sc_nfull this interval */
+    uint64_t sc_full_rounds;     /* objects in the full magazines */
     uint64_t sc_last_pop;        /* fly_epoch_ms when a full magazine was last taken */
     uint64_t sc_exchanges, sc_contended;
 } FLY_ALIGNED_CL fly_slab_class_t;

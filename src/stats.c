@@ -66,7 +66,7 @@ static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
         fly_class_stats_t *cs = &st->st_class[c - 1];
         fly_lock(&sc->sc_lock);
         uint64_t out = sc->sc_objs_out;
-        uint64_t cached = tcc->cached[c] + (uint64_t)sc->sc_nfull * cl->cl_mag_cap;
+        uint64_t cached = tcc->cached[c] + sc->sc_full_rounds;
         cs->cs_bursts = sc->sc_bursts;
         cs->cs_exchanges = sc->sc_exchanges;
         cs->cs_contended = sc->sc_contended;

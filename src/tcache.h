@@ -6,6 +6,12 @@
  * magazine slot, and a previous magazine, always empty or full.  The bin
  * also holds copies of the class constants the free fast path needs, taken
  * from the policy when the bin is first used.
+ *
+ * A magazine is full at the bin's capacity tb_cap, which starts at the
+ * class's base and grows, within the thread's budget, while the bin keeps
+ * visiting the depot (tcache.c); the magazines themselves are allocated at
+ * the class's largest capacity, so a magazine from the depot may hold more
+ * rounds than the bin's tb_cap (frees then take the slow path at once).
  */
 #ifndef FLY_TCACHE_H
 #define FLY_TCACHE_H
@@ -17,22 +23,22 @@
 typedef struct fly_tcbin {
     fly_mag_t *tb_loaded;    /* loaded magazine: rounds are its m_objs[0..tb_rounds) */
     uint32_t tb_rounds;      /* rounds in the loaded magazine */
-    uint32_t tb_cap;         /* 0 until the bin is set up */
+    uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
     /* Class constants for free's validity check (sizeclass.h): */
     uint64_t tb_inv;         /* inverse of the size's odd part, mod 2^64 */
     uint64_t tb_last;        /* objects per zone - 1 */
     uint32_t tb_zmask;       /* zone size - 1 */
     uint8_t tb_shift;        /* the size's power-of-two part */
-    uint8_t tb_prev_full;    /* tb_prev holds m_cap rounds (else none) */
-    uint8_t tb_pad8[2];
+    uint8_t tb_pad8;
+    uint16_t tb_prev_rounds; /* rounds in tb_prev: 0, or it counts as full */
     /* Statistics, written only by the owner (frees are derived: stats.c): */
     uint64_t tb_nmalloc;     /* allocations served by this bin */
     uint64_t tb_requested;   /* bytes those allocations asked for */
-    fly_mag_t *tb_prev;      /* m_rounds is 0 or m_cap */
+    fly_mag_t *tb_prev;      /* empty, or full (at the cap it had when loaded) */
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 
-/* Statistics read tb_rounds, tb_prev_full, tb_cap and the tick fields of
+/* Statistics read tb_rounds, tb_prev_rounds, tb_cap and the tick fields of
  * other threads' caches; only the owner writes them.  The TSan build makes
  * those writes relaxed atomic stores, so the checker sees no race; the
  * normal build writes them plainly, since an aligned word store is never
@@ -66,6 +72,7 @@ typedef struct fly_tcache {
     uint64_t tc_next_gc;           /* ms */
     struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
     uint64_t tc_lcache_bytes;      /* bytes in tc_lcache */
+    uint64_t tc_cap_bytes;         /* sum of 2 * capacity * size: at most the budget */
     /* Slow-path only, per page class: */
     uint64_t tc_misses[FLY_PC_COUNT];      /* mallocs the loaded magazine could not serve */
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */

@@ -10,9 +10,13 @@
  *   depot_aging         full magazines unused for a reap interval return to
  *                       the zones (working-set reap);
  *   tcache_aging        a bin with no slow-path activity sheds its previous
- *                       magazine and half its rounds at a maintenance tick;
- *   budget              magazine capacity falls with object size and the
- *                       per-thread worst case stays near the byte budget.
+ *                       magazine and half its rounds at a maintenance tick,
+ *                       and goes back to its base capacity;
+ *   bin_growth          a bin that keeps visiting the depot doubles its
+ *                       capacity up to the class's largest magazine;
+ *   budget              however many classes a thread keeps busy, the sum of
+ *                       2 * capacity * size over its bins stays within the
+ *                       byte budget, and a lowered budget shrinks it.
  */
 #include "check.h"
 #include "depot.h"
@@ -104,21 +108,73 @@ static void tcache_aging(unsigned c, size_t size)
     fly_tcache_tick(fly_tc);
     CHECK(b->tb_rounds <= rounds / 2, "idle bin kept %u of %u rounds", b->tb_rounds, rounds);
     CHECK(b->tb_prev->m_rounds == 0, "idle bin kept its previous magazine");
+    CHECK(b->tb_cap == fly_classes[c].cl_mag_base, "idle bin kept capacity %u (base %u)", b->tb_cap,
+          fly_classes[c].cl_mag_base);
+}
+
+/* Mallocs then frees n objects of class c: at least one depot visit each
+ * way once n exceeds two magazines. */
+static void churn(unsigned c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        objs[i] = fly_malloc(fly_classes[c].cl_size);
+    for (size_t i = 0; i < n; i++)
+        fly_free(objs[i]);
+}
+
+/* A bin not set up yet counts at its base capacity. */
+static uint64_t cap_bytes_sum(void)
+{
+    uint64_t sum = 0;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
+        sum += 2ull * FLY_MAX(fly_tc->tc_bins[c].tb_cap, fly_classes[c].cl_mag_base) *
+               fly_classes[c].cl_size;
+    return sum;
+}
+
+static void bin_growth(void)
+{
+    unsigned c = fly_class_of(4096);
+    fly_tcbin_t *b = &fly_tc->tc_bins[c];
+    const fly_class_t *cl = &fly_classes[c];
+    CHECK(cl->cl_mag_cap >= 4 * cl->cl_mag_base, "4 KiB class: capacity %u, base %u", cl->cl_mag_cap,
+          cl->cl_mag_base);
+    churn(c, 1);
+    CHECK(b->tb_cap == cl->cl_mag_base, "fresh bin at capacity %u, base %u", b->tb_cap, cl->cl_mag_base);
+    for (int i = 0; i < 8; i++)
+        churn(c, 3 * cl->cl_mag_cap);
+    CHECK(b->tb_cap == cl->cl_mag_cap, "busy bin at capacity %u of %u", b->tb_cap, cl->cl_mag_cap);
+    CHECK(fly_tc->tc_cap_bytes == cap_bytes_sum(), "tc_cap_bytes %llu, bins sum to %llu",
+          (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)cap_bytes_sum());
 }
 
 static void budget(void)
 {
-    uint64_t worst = 0;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
+    uint64_t base = 0, worst = 0;
+    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+        base += 2ull * fly_classes[c].cl_mag_base * fly_classes[c].cl_size;
         worst += 2ull * fly_classes[c].cl_mag_cap * fly_classes[c].cl_size;
-    /* Classes bigger than a magazine's share still get one round each. */
-    uint64_t floor = 0;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
-        if (fly_classes[c].cl_mag_cap == 1)
-            floor += 2ull * fly_classes[c].cl_size;
-    CHECK(worst <= fly_policy.po_tcache_bytes + floor, "per-thread worst case %llu > budget %llu + %llu",
-          (unsigned long long)worst, (unsigned long long)fly_policy.po_tcache_bytes,
-          (unsigned long long)floor);
+    }
+    CHECK(base == fly_mag_base_bytes && base <= fly_policy.po_tcache_bytes / 2,
+          "base capacities take %llu of a %llu budget", (unsigned long long)base,
+          (unsigned long long)fly_policy.po_tcache_bytes);
+    CHECK(worst > fly_policy.po_tcache_bytes, "test needs classes that could outgrow the budget");
+    /* Every class busy, in rounds, so all of them ask to grow. */
+    for (int round = 0; round < 6; round++)
+        for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
+            churn(c, FLY_MIN(3 * fly_classes[c].cl_mag_cap, sizeof(objs) / sizeof(objs[0])));
+    uint64_t sum = cap_bytes_sum();
+    CHECK(sum == fly_tc->tc_cap_bytes, "tc_cap_bytes %llu, bins sum to %llu",
+          (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)sum);
+    CHECK(sum <= fly_policy.po_tcache_bytes && sum > fly_policy.po_tcache_bytes * 3 / 4,
+          "busy thread's capacity %llu, budget %llu", (unsigned long long)sum,
+          (unsigned long long)fly_policy.po_tcache_bytes);
+    /* A lowered budget takes effect at the next tick. */
+    uint64_t lower = fly_policy.po_tcache_bytes / 2;
+    CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &lower, sizeof(lower)) == 0, "opt.tcache_bytes");
+    fly_tcache_tick(fly_tc);
+    CHECK(fly_tc->tc_cap_bytes <= lower, "capacity %llu after the budget fell to %llu",
+          (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)lower);
 }
 
 int main(void)
@@ -130,6 +186,7 @@ int main(void)
     depot_bound(c, 48);
     depot_aging(c);
     tcache_aging(fly_class_of(200), 200);
+    bin_growth();
     budget();
     return 0;
 }
