@@ -8,9 +8,10 @@
  * holds 8 objects with at most 1/8 of it wasted, so large classes do not
  * churn zones and rounding waste stays small.  Magazine capacity is inverse
  * to object size, in two figures (tcache.c, "Sizing"): the base, where every
- * bin starts, is half the per-thread budget split evenly over the classes'
- * two magazines; the capacity, up to which a busy bin grows, holds
- * po_mag_max_bytes.  Both are clamped to [1, po_mag_max_rounds].
+ * bin starts, is a quarter of the per-thread budget split evenly over the
+ * classes' two magazines; the capacity, up to which a busy bin grows, holds
+ * po_mag_max_bytes.  Both are clamped to [1, po_mag_max_rounds], and rounds
+ * fit the bins' 16-bit counts.
  */
 #include "sizeclass.h"
 #include "region.h"
@@ -60,6 +61,7 @@ static unsigned smallest_class(const fly_policy_t *po, size_t size)
 void fly_sizeclass_init(const fly_policy_t *po)
 {
     uint64_t base_bytes = po->po_tcache_bytes / (8 * po->po_nclasses);
+    uint64_t max_rounds = FLY_MIN(po->po_mag_max_rounds, UINT16_MAX);
     fly_mag_base_bytes = 0;
     for (uint32_t c = 1; c <= po->po_nclasses; c++) {
         fly_class_t *cl = &fly_classes[c];
@@ -77,8 +79,8 @@ void fly_sizeclass_init(const fly_policy_t *po)
         for (int i = 0; i < 6; i++)
             inv *= 2 - odd * inv;
         cl->cl_inv = inv;
-        uint64_t base = FLY_MAX((uint64_t)1, FLY_MIN(base_bytes / size, po->po_mag_max_rounds));
-        uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN((uint64_t)po->po_mag_max_bytes / size, po->po_mag_max_rounds));
+        uint64_t base = FLY_MAX((uint64_t)1, FLY_MIN(base_bytes / size, max_rounds));
+        uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN((uint64_t)po->po_mag_max_bytes / size, max_rounds));
         cl->cl_mag_base = (uint32_t)base;
         cl->cl_mag_cap = (uint32_t)FLY_MAX(base, cap);
         fly_mag_base_bytes += 2 * base * size;

@@ -22,7 +22,7 @@ typedef struct fly_class {
     uint32_t cl_zone_size;       /* power of two, >= FLY_ZONE_MIN */
     uint32_t cl_nobjs;           /* objects per zone */
     uint32_t cl_mag_cap;         /* magazine capacity: a bin's rounds never exceed it */
-    uint32_t cl_mag_base;        /* a bin's starting capacity, its share of half the budget */
+    uint32_t cl_mag_base;        /* a bin's starting capacity, its share of a quarter of the budget */
     uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
     /* Divisibility test (Granlund-Montgomery): with size = odd << shift,
      * off is idx * size for some idx < nobjs exactly when

@@ -2,15 +2,16 @@
  * tcache.c: per-thread magazine caches, the layer that makes malloc cheap.
  *
  * 1. Sizing.  Magazine capacity is inverse to object size (sizeclass.c) and
- *    bounded per thread by a byte budget (po_tcache_bytes, 2 MiB): the sum
- *    of 2 * capacity * size over the thread's bins never exceeds it, so a
- *    thread cannot tie up megabytes of big objects.  A bin starts at its
- *    class's base capacity, its share of half the budget split evenly (16-
- *    byte objects get 256 rounds, 4 KiB objects 2); each time it visits the
- *    depot it doubles, up to a magazine of po_mag_max_bytes, while the
- *    budget has room.  So the classes a thread keeps busy get the budget's
- *    other half (random sizes up to 32 KiB ran 1.3x faster, bench st-rand),
- *    and aging (3.) returns an idle bin to its base.
+ *    bounded per thread by a byte budget (po_tcache_bytes, 4 MiB): the sum
+ *    of 2 * capacity * size over the thread's classes never exceeds it, so
+ *    a thread cannot tie up more than that.  A bin starts at its class's
+ *    base capacity, its share of a quarter of the budget split evenly (16-
+ *    byte objects get 256 rounds, 4 KiB objects 2), reserved for every
+ *    class; each time it visits the depot it doubles, up to a magazine of
+ *    po_mag_max_bytes, while the budget has room.  So the classes a thread
+ *    keeps busy share the other three quarters (random sizes up to 32 KiB
+ *    ran 1.23x faster, bench st-rand), and aging (3.) returns an idle bin
+ *    to its base.
  * 2. Burst fill.  A miss with both magazines empty trades with the depot or
  *    fills a whole magazine from the zones under one lock (depot.c).
  * 3. Aging.  Every po_tick_events mallocs the thread runs a maintenance tick
