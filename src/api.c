@@ -62,7 +62,7 @@ static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
 FLY_EXPORT void *fly_malloc(size_t size)
 {
     if (fly_likely(size <= FLY_FAST_MAX))
-        return fly_malloc_small_inline(size, fly_class_table[(size + 15) >> 4]);
+        return fly_malloc_bin_inline(size, fly_bin_table[(size + 15) >> 4]);
     return malloc_big(size, false);
 }
 
@@ -99,6 +99,16 @@ void fly_free_slow(void *p, const char *fname)
         fly_panic_ptr(fname, pc == FLY_PC_FREED_LARGE && page_aligned ? "double free"
                                                                       : "invalid pointer", p);
     }
+}
+
+FLY_NOINLINE void fly_free_bin_slow(void *p, const fly_tcbin_t *b, const char *fname)
+{
+    if (fly_trace_wanted()) {
+        fly_traced_free(p, fname);
+        return;
+    }
+    fly_trace_touch_shared();
+    fly_tcache_free_slow(p, (unsigned)(b - fly_tc->tc_bins));
 }
 
 /* Usable size of a block we handed out; panics (naming fname) otherwise. */

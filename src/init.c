@@ -202,6 +202,7 @@ void fly_init(void)
     fly_policy = po;
     fly_tcache_budget = po.po_tcache_bytes;
     fly_sizeclass_init(&fly_policy);
+    fly_tcache_init();
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
     /* These may allocate; the allocator is ready for them. */

@@ -72,13 +72,9 @@ void fly_sizeclass_init(const fly_policy_t *po)
         cl->cl_size = size;
         cl->cl_zone_size = zone;
         cl->cl_nobjs = FLY_MIN(zone / size, FLY_ZONE_MAX_OBJS);
+        cl->cl_last_off = (cl->cl_nobjs - 1) * size;
         cl->cl_magic = ((uint64_t)1 << 40) / size + 1;
-        cl->cl_shift = (uint32_t)__builtin_ctz(size);
-        /* Newton's iteration for the inverse of an odd number mod 2^64. */
-        uint64_t odd = size >> cl->cl_shift, inv = odd;
-        for (int i = 0; i < 6; i++)
-            inv *= 2 - odd * inv;
-        cl->cl_inv = inv;
+        cl->cl_divm = UINT64_MAX / size + 1;
         uint64_t base = FLY_MAX((uint64_t)1, FLY_MIN(base_bytes / size, max_rounds));
         uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN((uint64_t)po->po_mag_max_bytes / size, max_rounds));
         cl->cl_mag_base = (uint32_t)base;

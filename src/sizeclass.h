@@ -23,12 +23,12 @@ typedef struct fly_class {
     uint32_t cl_nobjs;           /* objects per zone */
     uint32_t cl_mag_cap;         /* magazine capacity: a bin's rounds never exceed it */
     uint32_t cl_mag_base;        /* a bin's starting capacity, its share of a quarter of the budget */
+    uint32_t cl_last_off;        /* offset of a zone's last object: (nobjs - 1) * size */
     uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
-    /* Divisibility test (Granlund-Montgomery): with size = odd << shift,
-     * off is idx * size for some idx < nobjs exactly when
-     * ror(off * cl_inv, cl_shift) <= nobjs - 1. */
-    uint64_t cl_inv;
-    uint32_t cl_shift;
+    /* Divisibility test (Lemire, Kaser and Kurz, "Faster remainder by direct
+     * computation", 2019): for off < 2^32, size divides off exactly when
+     * off * cl_divm mod 2^64 < cl_divm, with cl_divm = ceil(2^64 / size). */
+    uint64_t cl_divm;
 } fly_class_t;
 
 extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
@@ -51,15 +51,11 @@ FLY_INLINE uint32_t fly_class_index(const fly_class_t *cl, uint64_t off)
     return (uint32_t)((off * cl->cl_magic) >> 40);
 }
 
-FLY_INLINE uint64_t fly_ror64(uint64_t x, unsigned k)
+/* True when off (< 2^32) is the offset of an object of the class within its
+ * zone.  divm = 0 (a bin not set up) fails every offset. */
+FLY_INLINE bool fly_class_offset_valid(uint32_t off, uint64_t divm, uint32_t last_off)
 {
-    return (x >> k) | (x << ((64 - k) & 63));
-}
-
-/* True when off is the offset of an object of the class within its zone. */
-FLY_INLINE bool fly_class_offset_valid(uint64_t off, uint64_t inv, unsigned shift, uint64_t last)
-{
-    return fly_ror64(off * inv, shift) <= last;
+    return off <= last_off && (uint64_t)off * divm < divm;
 }
 
 void fly_sizeclass_init(const fly_policy_t *po);

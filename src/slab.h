@@ -14,7 +14,7 @@
 typedef struct fly_mag {
     struct fly_mag *m_next;
     uint32_t m_rounds, m_cap;
-    void *m_guard;          /* always NULL: m_objs[-1], read by free's check */
+    void *m_guard;          /* always NULL: m_objs[-1], where malloc sees "empty" */
     void *m_objs[];
 } fly_mag_t;
 

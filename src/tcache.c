@@ -43,8 +43,10 @@
 #include <string.h>
 
 __thread fly_tcache_t *fly_tc __attribute__((tls_model("initial-exec"))) = &fly_tcache_empty;
-fly_tcache_t fly_tcache_empty = { .tc_state = FLY_TC_EMPTY };
-fly_tcache_t fly_tcache_dead = { .tc_state = FLY_TC_DEAD };
+fly_tcache_t fly_tcache_empty = FLY_TCACHE_INIT(FLY_TC_EMPTY);
+fly_tcache_t fly_tcache_dead = FLY_TCACHE_INIT(FLY_TC_DEAD);
+fly_mag_t fly_mag_none;
+uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1] = { [0 ... FLY_FAST_MAX / 16] = FLY_BIN_OFFSET(0) };
 
 static fly_lock_t tc_registry_lock = FLY_LOCK_INITIALIZER;
 static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock */
@@ -89,6 +91,8 @@ static fly_tcache_t *tcache_create_os(void)
             return NULL;
     }
     memset(tc, 0, sizeof(*tc));
+    for (unsigned pc = 0; pc < FLY_PC_COUNT; pc++)
+        tc->tc_bins[pc] = (fly_tcbin_t)FLY_TCBIN_NONE;
     tc->tc_cap_bytes = fly_mag_base_bytes;
     tc->tc_state = FLY_TC_LIVE;
     tc->tc_ticks = fly_policy.po_tick_events;
@@ -102,10 +106,31 @@ static fly_tcache_t *tcache_create_os(void)
     return tc;
 }
 
+void fly_tcache_init(void)
+{
+    for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
+        fly_bin_table[i] = (uint16_t)FLY_BIN_OFFSET(fly_class_table[i]);
+}
+
 static void set_prev(fly_tcbin_t *b, fly_mag_t *m)
 {
     b->tb_prev = m;
     FLY_SET(b->tb_prev_rounds, (uint16_t)m->m_rounds);
+}
+
+/* Makes m, holding `rounds` objects, bin b's loaded magazine. */
+static void bin_load(fly_tcbin_t *b, fly_mag_t *m, uint32_t rounds)
+{
+    FLY_SET(b->tb_top, m->m_objs + rounds);
+    FLY_SET(b->tb_limit, m->m_objs + b->tb_cap);
+}
+
+/* Takes bin b's loaded magazine out, its round count stored in it. */
+static fly_mag_t *bin_unload(fly_tcbin_t *b)
+{
+    fly_mag_t *m = fly_tcbin_loaded(b);
+    m->m_rounds = (uint32_t)(b->tb_top - m->m_objs);
+    return m;
 }
 
 /* Sets bin c's capacity (at least its base), keeping tc_cap_bytes the sum
@@ -116,7 +141,9 @@ static void bin_set_cap(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c, uint32_t c
     uint32_t old = FLY_MAX(b->tb_cap, fly_classes[c].cl_mag_base);
     tc->tc_cap_bytes += 2ull * cap * fly_classes[c].cl_size;
     tc->tc_cap_bytes -= 2ull * old * fly_classes[c].cl_size;
+    fly_mag_t *m = fly_tcbin_loaded(b);
     FLY_SET(b->tb_cap, cap);
+    FLY_SET(b->tb_limit, m->m_objs + cap);
 }
 
 /* Bin c went to the depot: a magazine's worth of traffic was not enough,
@@ -140,24 +167,20 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
         return false;
     }
     const fly_class_t *cl = &fly_classes[c];
-    b->tb_loaded = loaded;
     set_prev(b, prev);
-    FLY_SET(b->tb_rounds, 0);
-    b->tb_inv = cl->cl_inv;
-    b->tb_shift = (uint8_t)cl->cl_shift;
-    b->tb_last = cl->cl_nobjs - 1;
+    b->tb_last_off = cl->cl_last_off;
     b->tb_zmask = cl->cl_zone_size - 1;
+    bin_load(b, loaded, 0);                     /* at capacity 0 */
     bin_set_cap(tc, b, c, cl->cl_mag_base);
+    b->tb_divm = cl->cl_divm;                   /* last: frees may now pass the check */
     return true;
 }
 
 static void swap_mags(fly_tcbin_t *b)
 {
-    fly_mag_t *t = b->tb_loaded;
-    t->m_rounds = b->tb_rounds;
-    b->tb_loaded = b->tb_prev;
+    fly_mag_t *t = bin_unload(b);
+    bin_load(b, b->tb_prev, b->tb_prev->m_rounds);
     set_prev(b, t);
-    FLY_SET(b->tb_rounds, b->tb_loaded->m_rounds);
 }
 
 static void *uncached_malloc_os(size_t size, unsigned c)
@@ -206,24 +229,23 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
     FLY_SET(b->tb_requested, b->tb_requested + size);
     FLY_SET(tc->tc_misses[c], tc->tc_misses[c] + 1);
-    if (b->tb_rounds == 0) {
+    if (fly_tcbin_rounds(b) == 0) {
         if (b->tb_prev->m_rounds)
             swap_mags(b);
         else {
-            fly_mag_t *empty = b->tb_loaded;
             if (b->tb_nmalloc > b->tb_cap)      /* not the bin's first fill */
                 bin_grow(tc, b, c);
             unsigned burst = FLY_MAX(1u, b->tb_cap / fly_policy.po_burst_div);
-            b->tb_loaded = fly_depot_refill_os(c, empty, burst);
-            FLY_SET(b->tb_rounds, b->tb_loaded->m_rounds);
-            if (b->tb_rounds == 0) {
+            fly_mag_t *m = fly_depot_refill_os(c, bin_unload(b), burst);
+            bin_load(b, m, m->m_rounds);
+            if (m->m_rounds == 0) {
                 errno = ENOMEM;
                 return NULL;
             }
         }
     }
-    FLY_SET(b->tb_rounds, b->tb_rounds - 1);
-    return b->tb_loaded->m_objs[b->tb_rounds];
+    FLY_SET(b->tb_top, b->tb_top - 1);
+    return *b->tb_top;
 }
 
 void *fly_tcache_malloc_tick(size_t size, unsigned c)
@@ -241,10 +263,10 @@ void fly_tcache_free_slow(void *p, unsigned c)
         return;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];
-    if (b->tb_rounds && b->tb_loaded->m_objs[b->tb_rounds - 1] == p)
+    if (b->tb_top[-1] == p)                     /* the guard, NULL, when empty */
         fly_panic_ptr("free", "double free", p);
     /* A magazine from the depot may hold more than this bin's capacity. */
-    bool full = b->tb_rounds >= b->tb_cap;
+    bool full = b->tb_top >= b->tb_limit;
     if (full) {
         if (b->tb_prev->m_rounds == 0)
             swap_mags(b);
@@ -254,8 +276,8 @@ void fly_tcache_free_slow(void *p, unsigned c)
             swap_mags(b);
         }
     }
-    b->tb_loaded->m_objs[b->tb_rounds] = p;
-    FLY_SET(b->tb_rounds, b->tb_rounds + 1);
+    *b->tb_top = p;
+    FLY_SET(b->tb_top, b->tb_top + 1);
     /* Frees count toward maintenance too, a magazine's worth at each full
      * one, so a program whose last act is a long run of frees still ages
      * its cache and purges what has been idle long enough. */
@@ -269,17 +291,17 @@ void fly_tcache_free_slow(void *p, unsigned c)
 /* Gives back everything bin c caches; keeps its (now empty) magazines. */
 static void bin_flush_os(fly_tcbin_t *b, unsigned c)
 {
-    b->tb_loaded->m_rounds = b->tb_rounds;
-    fly_depot_drain_mag_os(c, b->tb_loaded);
+    fly_mag_t *m = bin_unload(b);
+    fly_depot_drain_mag_os(c, m);
     fly_depot_drain_mag_os(c, b->tb_prev);
     FLY_SET(b->tb_prev_rounds, 0);
-    FLY_SET(b->tb_rounds, 0);
+    bin_load(b, m, 0);
 }
 
 /* Bytes bin c holds. */
 static uint64_t bin_bytes(const fly_tcbin_t *b, unsigned c)
 {
-    return (uint64_t)(b->tb_rounds + b->tb_prev_rounds) * fly_classes[c].cl_size;
+    return (uint64_t)(fly_tcbin_rounds(b) + b->tb_prev_rounds) * fly_classes[c].cl_size;
 }
 
 void fly_tcache_flush(void)
@@ -331,10 +353,11 @@ static void tcache_gc_os(fly_tcache_t *tc)
             fly_depot_drain_mag_os(c, b->tb_prev);
             FLY_SET(b->tb_prev_rounds, 0);
             bin_set_cap(tc, b, c, fly_classes[c].cl_mag_base);
-            uint32_t keep = b->tb_rounds / 2;
-            if (b->tb_rounds > keep) {
-                fly_slab_put_os(c, b->tb_loaded->m_objs + keep, b->tb_rounds - keep);
-                FLY_SET(b->tb_rounds, keep);
+            uint32_t rounds = fly_tcbin_rounds(b), keep = rounds / 2;
+            if (rounds > keep) {
+                fly_mag_t *m = fly_tcbin_loaded(b);
+                fly_slab_put_os(c, m->m_objs + keep, rounds - keep);
+                bin_load(b, m, keep);
             }
         }
         tc->tc_activity_seen[c] = activity;
@@ -380,7 +403,7 @@ void fly_tcache_thread_exit(void *arg)
         fly_tcbin_t *b = &tc->tc_bins[c];
         if (b->tb_cap == 0)
             continue;
-        mags = b->tb_loaded;
+        mags = fly_tcbin_loaded(b);
         mags->m_next = b->tb_prev;
         b->tb_prev->m_next = NULL;
         fly_depot_return_empty(c, mags);
@@ -397,6 +420,15 @@ void fly_tcache_thread_exit(void *arg)
         fly_trace_thread_exit();
 }
 
+/* Rounds in another thread's loaded magazine: its owner may be changing
+ * the fields read here, so the result is only kept within bounds. */
+static uint32_t racy_rounds(const fly_tcbin_t *b, unsigned c)
+{
+    void **top = FLY_GET(b->tb_top), **limit = FLY_GET(b->tb_limit);
+    int64_t rounds = (int64_t)FLY_GET(b->tb_cap) - (limit - top);
+    return (uint32_t)FLY_MAX(0, FLY_MIN(rounds, (int64_t)fly_classes[c].cl_mag_cap));
+}
+
 /* Adds one cache's counters to out (cached objects only if with_cached). */
 static void add_counts(const fly_tcache_t *tc, fly_tcache_counts_t *out, bool with_cached)
 {
@@ -405,7 +437,7 @@ static void add_counts(const fly_tcache_t *tc, fly_tcache_counts_t *out, bool wi
         if (FLY_GET(b->tb_cap) == 0)
             continue;
         if (with_cached)
-            out->cached[c] += FLY_GET(b->tb_rounds) + FLY_GET(b->tb_prev_rounds);
+            out->cached[c] += racy_rounds(b, c) + FLY_GET(b->tb_prev_rounds);
         out->nmalloc[c] += FLY_GET(b->tb_nmalloc);
         out->requested[c] += FLY_GET(b->tb_requested);
         out->misses[c] += FLY_GET(tc->tc_misses[c]);

@@ -1,11 +1,15 @@
 /*
  * tcache.h: per-thread caches of Bonwick magazines (see tcache.c).
  *
- * Each class has a loaded magazine, whose round count is kept here in the
- * bin (kmem's cc_rounds) so a hit touches only this cache line and the
- * magazine slot, and a previous magazine, always empty or full.  The bin
- * also holds copies of the class constants the free fast path needs, taken
- * from the policy when the bin is first used.
+ * Each class has a loaded magazine and a previous one, always empty or
+ * full.  The bin keeps the loaded magazine's top and limit as pointers (the
+ * fast paths then need no base address or index arithmetic) so a hit
+ * touches only this cache line and the magazine slot.  An empty magazine's
+ * slot below the bottom is its NULL guard, so malloc sees "empty" in the
+ * value it would pop; a bin not set up points both at fly_mag_none, which
+ * is empty and full at once.  The bin also holds copies of the class
+ * constants the free fast path needs, taken from the class when the bin is
+ * first used (zero until then, which fails free's check).
  *
  * A magazine is full at the bin's capacity tb_cap, which starts at the
  * class's base and grows, within the thread's budget, while the bin keeps
@@ -19,26 +23,26 @@
 #include "common.h"
 #include "slab.h"
 #include "region.h"
+#include "sizeclass.h"
 
 typedef struct fly_tcbin {
-    fly_mag_t *tb_loaded;    /* loaded magazine: rounds are its m_objs[0..tb_rounds) */
-    uint32_t tb_rounds;      /* rounds in the loaded magazine */
-    uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
+    void **tb_top;           /* the loaded magazine's next free slot: rounds lie below */
+    void **tb_limit;         /* its slot tb_cap: full when tb_top reaches it */
     /* Class constants for free's validity check (sizeclass.h): */
-    uint64_t tb_inv;         /* inverse of the size's odd part, mod 2^64 */
-    uint64_t tb_last;        /* objects per zone - 1 */
+    uint64_t tb_divm;        /* ceil(2^64 / size); 0 until the bin is set up */
+    uint32_t tb_last_off;    /* offset of a zone's last object */
     uint32_t tb_zmask;       /* zone size - 1 */
-    uint8_t tb_shift;        /* the size's power-of-two part */
-    uint8_t tb_pad8;
-    uint16_t tb_prev_rounds; /* rounds in tb_prev: 0, or it counts as full */
     /* Statistics, written only by the owner (frees are derived: stats.c): */
     uint64_t tb_nmalloc;     /* allocations served by this bin */
     uint64_t tb_requested;   /* bytes those allocations asked for */
     fly_mag_t *tb_prev;      /* empty, or full (at the cap it had when loaded) */
+    uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
+    uint16_t tb_prev_rounds; /* rounds in tb_prev: 0, or it counts as full */
+    uint16_t tb_pad;
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 
-/* Statistics read tb_rounds, tb_prev_rounds, tb_cap and the tick fields of
+/* Statistics read tb_top, tb_limit, tb_prev_rounds, tb_cap and the tick fields of
  * other threads' caches; only the owner writes them.  The TSan build makes
  * those writes relaxed atomic stores, so the checker sees no race; the
  * normal build writes them plainly, since an aligned word store is never
@@ -50,6 +54,22 @@ _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 #define FLY_SET(field, v) ((field) = (v))
 #endif
 #define FLY_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* Empty and full at once: where a bin not set up points (its guard is
+ * NULL and it has no slots). */
+extern fly_mag_t fly_mag_none;
+#define FLY_TCBIN_NONE { .tb_top = fly_mag_none.m_objs, .tb_limit = fly_mag_none.m_objs }
+
+/* The loaded magazine: tb_limit is its slot tb_cap (bin set up). */
+FLY_INLINE fly_mag_t *fly_tcbin_loaded(const fly_tcbin_t *b)
+{
+    return (fly_mag_t *)((char *)(b->tb_limit - b->tb_cap) - offsetof(fly_mag_t, m_objs));
+}
+
+FLY_INLINE uint32_t fly_tcbin_rounds(const fly_tcbin_t *b)
+{
+    return (uint32_t)(b->tb_top - (b->tb_limit - b->tb_cap));
+}
 
 #define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */
 #define FLY_TC_LIVE  1
@@ -66,6 +86,8 @@ typedef struct fly_lcache_bin {
 } fly_lcache_bin_t;
 
 typedef struct fly_tcache {
+    fly_tcbin_t tc_bins[FLY_PC_COUNT];   /* indexed by page class, see region.h; first, so a
+                                          * bin's offset is its page class times 64 */
     int64_t tc_ticks;              /* mallocs (and frees, a magazine at a time) until the next tick */
     uint32_t tc_state;
     uint32_t tc_pad;
@@ -78,8 +100,20 @@ typedef struct fly_tcache {
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
     uint64_t tc_activity_seen[FLY_PC_COUNT];
     fly_lcache_bin_t tc_lcache[FLY_LCACHE_PAGES + 1];
-    fly_tcbin_t tc_bins[FLY_PC_COUNT];   /* indexed by page class, see region.h */
 } fly_tcache_t;
+
+/* A static cache in state st: every bin not set up. */
+#define FLY_TCACHE_INIT(st) { .tc_state = (st), .tc_bins = { [0 ... FLY_PC_COUNT - 1] = FLY_TCBIN_NONE } }
+
+/* Byte offset of class c's bin in a cache; malloc's class table holds these
+ * (fly_bin_table), which saves the fast path scaling a class index. */
+#define FLY_BIN_OFFSET(c) (offsetof(fly_tcache_t, tc_bins) + (c) * sizeof(fly_tcbin_t))
+#define FLY_BIN_CLASS(off) (((off) - offsetof(fly_tcache_t, tc_bins)) / sizeof(fly_tcbin_t))
+/* Bin offset for sizes up to FLY_FAST_MAX, at 16-byte granularity (class 0,
+ * whose bin always misses, until initialization). */
+extern uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1];
+/* Fills fly_bin_table from the size classes (fly_init). */
+void fly_tcache_init(void);
 
 extern __thread fly_tcache_t *fly_tc;
 /* The clock as last read by a maintenance tick (ms): a cheap timestamp. */

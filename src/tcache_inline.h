@@ -1,19 +1,23 @@
 /*
  * tcache_inline.h: the malloc and free fast paths.
  *
- * malloc(n), n <= 1 KiB: one table load for the class, one TLS load, a
- * round count test and a tick count test, then a magazine pop and two
- * statistics updates in the bin's own cache line (allocations and bytes
- * requested; frees are derived, see stats.c).  No atomics, no locks.
+ * malloc(n), n <= 1 KiB: one table load gives the byte offset of the
+ * class's bin, one TLS load the cache; the value below the bin's top is the
+ * object to pop, or the magazine's NULL guard when it is empty; a tick count
+ * test; then two statistics updates in the bin's own cache line
+ * (allocations and bytes requested; frees are derived, see stats.c).  No
+ * atomics, no locks.
  *
  * free(p): one byte of the region map says p is in one of our regions, one
  * byte of the region header gives its page class, which indexes a bin with
- * no range check (bins of non-classes have tb_last = 0 and tb_cap = 0 and
- * fail), the class constants cached in the bin prove p is the start of an
- * object (a multiply-rotate divisibility test, sizeclass.h), and
- * the object is pushed on the loaded magazine unless it is the magazine's
- * top (an immediate double free).  Everything else takes the slow path,
- * which validates again and reports misuse.
+ * no range check (bins of non-classes, and bins not set up, have
+ * tb_divm = 0 and fail), the class constants cached in the bin prove p is
+ * the start of an object (a multiply-compare divisibility test,
+ * sizeclass.h), and the object is pushed on the loaded magazine unless it
+ * is full or p is its top (an immediate double free).  A valid p that
+ * found the magazine full goes to the tcache's slow path without being
+ * validated again; everything else takes the general slow path, which
+ * validates and reports misuse.
  */
 #ifndef FLY_TCACHE_INLINE_H
 #define FLY_TCACHE_INLINE_H
@@ -23,38 +27,50 @@
 #include "sizeclass.h"
 
 /* Every free that the fast path does not finish: validation, large and huge
- * blocks, magazine exchange, misuse reports naming fname. */
+ * blocks, misuse reports naming fname. */
 void fly_free_slow(void *p, const char *fname);
+/* A free of p, proved by the fast path an object of bin b's class, that
+ * found the magazine full or p on top. */
+void fly_free_bin_slow(void *p, const fly_tcbin_t *b, const char *fname);
 
-FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
+/* off: FLY_BIN_OFFSET of the class. */
+FLY_INLINE void *fly_malloc_bin_inline(size_t size, size_t off)
 {
     fly_tcache_t *tc = fly_tc;
-    fly_tcbin_t *b = &tc->tc_bins[c];
-    uint32_t r = b->tb_rounds;
-    if (fly_unlikely(r == 0))
-        return fly_tcache_malloc_slow(size, c);
+    fly_tcbin_t *b = (fly_tcbin_t *)((char *)tc + off);
+    void **top = b->tb_top;
+    void *p = top[-1];
+    if (fly_unlikely(p == NULL))
+        return fly_tcache_malloc_slow(size, (unsigned)FLY_BIN_CLASS(off));
     int64_t t = tc->tc_ticks - 1;
     FLY_SET(tc->tc_ticks, t);
     if (fly_unlikely(t < 0))
-        return fly_tcache_malloc_tick(size, c);
-    FLY_SET(b->tb_rounds, r - 1);
+        return fly_tcache_malloc_tick(size, (unsigned)FLY_BIN_CLASS(off));
+    FLY_SET(b->tb_top, top - 1);
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
     FLY_SET(b->tb_requested, b->tb_requested + size);
-    return b->tb_loaded->m_objs[r - 1];
+    return p;
+}
+
+FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
+{
+    return fly_malloc_bin_inline(size, FLY_BIN_OFFSET(c));
 }
 
 FLY_INLINE void fly_free_inline(void *p, const char *fname)
 {
     if (fly_likely(fly_region_kind(p) == FLY_REGION_MAP_HEAP)) {
         unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
-        fly_tcbin_t *b = &fly_tc->tc_bins[pc];
-        uint64_t off = (uintptr_t)p & b->tb_zmask;
-        uint32_t n = b->tb_rounds;
-        if (fly_likely(fly_class_offset_valid(off, b->tb_inv, b->tb_shift, b->tb_last)) &&
-            fly_likely(n < b->tb_cap) &&
-            fly_likely(b->tb_loaded->m_objs[(ptrdiff_t)n - 1] != p)) {
-            b->tb_loaded->m_objs[n] = p;
-            FLY_SET(b->tb_rounds, n + 1);
+        fly_tcbin_t *b = (fly_tcbin_t *)((char *)fly_tc + FLY_BIN_OFFSET(pc));
+        uint32_t off = (uint32_t)(uintptr_t)p & b->tb_zmask;
+        if (fly_likely(fly_class_offset_valid(off, b->tb_divm, b->tb_last_off))) {
+            void **top = b->tb_top;
+            if (fly_likely(top < b->tb_limit) && fly_likely(top[-1] != p)) {
+                *top = p;
+                FLY_SET(b->tb_top, top + 1);
+                return;
+            }
+            fly_free_bin_slow(p, b, fname);
             return;
         }
     }

@@ -60,7 +60,7 @@ bool fly_trace_on;
 __thread bool fly_trace_inside __attribute__((tls_model("initial-exec")));
 __thread bool fly_trace_shared __attribute__((tls_model("initial-exec")));
 __thread uint64_t fly_trace_mid_seq __attribute__((tls_model("initial-exec")));
-fly_tcache_t fly_tcache_traced = { .tc_state = FLY_TC_TRACED };
+fly_tcache_t fly_tcache_traced = FLY_TCACHE_INIT(FLY_TC_TRACED);
 
 static __thread trace_buf_t *trace_self __attribute__((tls_model("initial-exec")));
 static __thread fly_tcache_t *trace_real_tc __attribute__((tls_model("initial-exec"))) =

@@ -34,7 +34,9 @@ static void burst_fill(unsigned c, size_t size)
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
     CHECK(sc->sc_bursts == bursts + 1, "one miss should be one burst (%llu)",
           (unsigned long long)(sc->sc_bursts - bursts));
-    CHECK(b->tb_rounds == b->tb_cap - 1, "burst filled %u of %u rounds", b->tb_rounds + 1, b->tb_cap);
+    CHECK(fly_tcbin_rounds(b) == b->tb_cap - 1, "burst filled %u of %u rounds", fly_tcbin_rounds(b) + 1,
+          b->tb_cap);
+    CHECK(b->tb_limit == fly_tcbin_loaded(b)->m_objs + b->tb_cap, "limit is not slot tb_cap");
     fly_free(p);
 }
 
@@ -80,7 +82,7 @@ static void depot_aging(unsigned c)
     uint32_t full = sc->sc_nfull;
     /* This interval uses two magazines: the others are its unused surplus. */
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
-    size_t size = fly_classes[c].cl_size, n = 2 * b->tb_cap + b->tb_rounds + b->tb_prev->m_rounds;
+    size_t size = fly_classes[c].cl_size, n = 2 * b->tb_cap + fly_tcbin_rounds(b) + b->tb_prev->m_rounds;
     for (size_t i = 0; i < n; i++)
         objs[i] = fly_malloc(size);
     for (size_t i = 0; i < n; i++)
@@ -99,14 +101,15 @@ static void tcache_aging(unsigned c, size_t size)
         objs[i] = fly_malloc(size);
     for (int i = 0; i < 10; i++)
         fly_free(objs[i]);
-    uint32_t rounds = b->tb_rounds;
+    uint32_t rounds = fly_tcbin_rounds(b);
     CHECK(rounds >= 2, "expected cached rounds");
     /* Two maintenance passes with no slow-path use of the class between. */
     fly_tc->tc_next_gc = 0;
     fly_tcache_tick(fly_tc);
     fly_tc->tc_next_gc = 0;
     fly_tcache_tick(fly_tc);
-    CHECK(b->tb_rounds <= rounds / 2, "idle bin kept %u of %u rounds", b->tb_rounds, rounds);
+    CHECK(fly_tcbin_rounds(b) <= rounds / 2, "idle bin kept %u of %u rounds", fly_tcbin_rounds(b),
+          rounds);
     CHECK(b->tb_prev->m_rounds == 0, "idle bin kept its previous magazine");
     CHECK(b->tb_cap == fly_classes[c].cl_mag_base, "idle bin kept capacity %u (base %u)", b->tb_cap,
           fly_classes[c].cl_mag_base);
