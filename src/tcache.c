@@ -257,8 +257,15 @@ void *fly_tcache_malloc_tick(size_t size, unsigned c)
 
 void fly_tcache_free_slow(void *p, unsigned c)
 {
+    /* An object freed by a thread that has not used its class yet was most
+     * likely handed over by another thread, and its neighbours are still
+     * that thread's.  Cached, it would be this thread's next malloc and put
+     * both threads' writes on one cache line (passive false sharing, Hoard's
+     * cache-scratch); the zone takes it back instead, at the cost of one
+     * lock per class and thread.  The bin is set up all the same. */
+    bool handed_over = fly_tc->tc_state != FLY_TC_LIVE || fly_tc->tc_bins[c].tb_cap == 0;
     fly_tcache_t *tc = tcache_for_os(c);
-    if (tc == NULL) {
+    if (tc == NULL || handed_over) {
         fly_slab_put_os(c, &p, 1);
         return;
     }

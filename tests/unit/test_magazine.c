@@ -16,13 +16,18 @@
  *                       capacity up to the class's largest magazine;
  *   budget              however many classes a thread keeps busy, the sum of
  *                       2 * capacity * size over its bins stays within the
- *                       byte budget, and a lowered budget shrinks it.
+ *                       byte budget, and a lowered budget shrinks it;
+ *   handover            a block freed by a thread that had not used its
+ *                       class goes back to its zone, so the thread's next
+ *                       malloc is not on the cache line the allocating
+ *                       thread still shares (Hoard's passive false sharing).
  */
 #include "check.h"
 #include "depot.h"
 #include "flymalloc.h"
 #include "init.h"
 #include "tcache.h"
+#include <pthread.h>
 
 static void *objs[70000];
 
@@ -180,9 +185,38 @@ static void budget(void)
           (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)lower);
 }
 
+static void *handover_thread(void *arg)
+{
+    void **blocks = arg;
+    fly_free(blocks[0]);
+    blocks[2] = fly_malloc(32);
+    return NULL;
+}
+
+static void handover(void)
+{
+    void *blocks[3];
+    blocks[0] = fly_malloc(32);
+    blocks[1] = fly_malloc(32);
+    uintptr_t a = (uintptr_t)blocks[0], b = (uintptr_t)blocks[1];
+    CHECK(a - b == 32 || b - a == 32, "two mallocs in a row should be neighbours (%p %p)", blocks[0],
+          blocks[1]);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, handover_thread, blocks) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    uintptr_t mine = (uintptr_t)blocks[2];
+    CHECK(mine != a, "the thread got back the block it was handed (%p)", blocks[2]);
+    CHECK(mine / 64 != a / 64 && mine / 64 != b / 64,
+          "the thread's block %p shares a cache line with the other thread's %p", blocks[2],
+          blocks[1]);
+    fly_free(blocks[1]);
+    fly_free(blocks[2]);
+}
+
 int main(void)
 {
     fly_free(fly_malloc(1));
+    handover();
     unsigned c = fly_class_of(48);
     burst_fill(c, 48);
     magazine_exchange(c, 48);
