@@ -5,7 +5,7 @@
  * pulls glibc's allocator in beside this one.
  *
  * Dispatch by size: up to 1 KiB the inline fast path (tcache_inline.h); up
- * to 32 KiB the same through the medium class table; up to 63 MiB a large
+ * to 32 KiB the same through the medium bin table; up to 63 MiB a large
  * block from vmem; beyond, a huge mapping.  free() dispatches on the region
  * map and page-class byte, so it needs no size.
  *
@@ -63,6 +63,8 @@ FLY_EXPORT void *fly_malloc(size_t size)
 {
     if (fly_likely(size <= FLY_FAST_MAX))
         return fly_malloc_bin_inline(size, fly_bin_table[(size + 15) >> 4]);
+    if (fly_likely(size <= FLY_SMALL_MAX))
+        return fly_malloc_bin_inline(size, fly_bin_table_medium[(size + 127) >> 7]);
     return malloc_big(size, false);
 }
 

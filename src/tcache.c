@@ -47,6 +47,7 @@ fly_tcache_t fly_tcache_empty = FLY_TCACHE_INIT(FLY_TC_EMPTY);
 fly_tcache_t fly_tcache_dead = FLY_TCACHE_INIT(FLY_TC_DEAD);
 fly_mag_t fly_mag_none;
 uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1] = { [0 ... FLY_FAST_MAX / 16] = FLY_BIN_OFFSET(0) };
+uint16_t fly_bin_table_medium[FLY_SMALL_MAX / 128 + 1] = { [0 ... FLY_SMALL_MAX / 128] = FLY_BIN_OFFSET(0) };
 
 static fly_lock_t tc_registry_lock = FLY_LOCK_INITIALIZER;
 static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock */
@@ -110,6 +111,8 @@ void fly_tcache_init(void)
 {
     for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
         fly_bin_table[i] = (uint16_t)FLY_BIN_OFFSET(fly_class_table[i]);
+    for (size_t i = 0; i <= FLY_SMALL_MAX / 128; i++)
+        fly_bin_table_medium[i] = (uint16_t)FLY_BIN_OFFSET(fly_class_table_medium[i]);
 }
 
 static void set_prev(fly_tcbin_t *b, fly_mag_t *m)

@@ -109,9 +109,11 @@ typedef struct fly_tcache {
  * (fly_bin_table), which saves the fast path scaling a class index. */
 #define FLY_BIN_OFFSET(c) (offsetof(fly_tcache_t, tc_bins) + (c) * sizeof(fly_tcbin_t))
 #define FLY_BIN_CLASS(off) (((off) - offsetof(fly_tcache_t, tc_bins)) / sizeof(fly_tcbin_t))
-/* Bin offset for sizes up to FLY_FAST_MAX, at 16-byte granularity (class 0,
- * whose bin always misses, until initialization). */
+/* Bin offsets for sizes up to FLY_FAST_MAX at 16-byte granularity, and up
+ * to FLY_SMALL_MAX at 128 (class 0, whose bin always misses, until
+ * initialization). */
 extern uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1];
+extern uint16_t fly_bin_table_medium[FLY_SMALL_MAX / 128 + 1];
 /* Fills fly_bin_table from the size classes (fly_init). */
 void fly_tcache_init(void);
 
