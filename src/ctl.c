@@ -14,8 +14,9 @@
  *   opt.tcache_bytes              uint64, read-write: per-thread cache
  *                                 budget; lowering it makes every thread give
  *                                 back what exceeds it at its next tick;
- *                                 it cannot rise above the value at start,
- *                                 from which the base capacities were sized
+ *                                 raising it lets busy bins grow further, up
+ *                                 to every magazine at its largest (the base
+ *                                 capacities stay as sized at start)
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -153,8 +154,8 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     if (strcmp(name, "opt.decay_ms") == 0)
         return ctl_setting(&fly_policy.po_decay_ms, 0, 86400000, old, oldlen, new_, newlen);
     if (strcmp(name, "opt.tcache_bytes") == 0)
-        return ctl_setting(&fly_tcache_budget, 0, fly_policy.po_tcache_bytes, old, oldlen,
-                           new_, newlen);
+        return ctl_setting(&fly_tcache_budget, 0, FLY_MAX(fly_policy.po_tcache_bytes, fly_mag_cap_bytes),
+                           old, oldlen, new_, newlen);
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)

@@ -19,7 +19,7 @@
 uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
 uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
 fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
-uint64_t fly_mag_base_bytes;
+uint64_t fly_mag_base_bytes, fly_mag_cap_bytes;
 
 void fly_policy_defaults(fly_policy_t *po)
 {
@@ -62,7 +62,7 @@ void fly_sizeclass_init(const fly_policy_t *po)
 {
     uint64_t base_bytes = po->po_tcache_bytes / (8 * po->po_nclasses);
     uint64_t max_rounds = FLY_MIN(po->po_mag_max_rounds, UINT16_MAX);
-    fly_mag_base_bytes = 0;
+    fly_mag_base_bytes = fly_mag_cap_bytes = 0;
     for (uint32_t c = 1; c <= po->po_nclasses; c++) {
         fly_class_t *cl = &fly_classes[c];
         uint32_t size = po->po_class_size[c];
@@ -80,6 +80,7 @@ void fly_sizeclass_init(const fly_policy_t *po)
         cl->cl_mag_base = (uint32_t)base;
         cl->cl_mag_cap = (uint32_t)FLY_MAX(base, cap);
         fly_mag_base_bytes += 2 * base * size;
+        fly_mag_cap_bytes += 2ull * cl->cl_mag_cap * size;
     }
     for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
         fly_class_table[i] = (uint8_t)smallest_class(po, i * 16);

@@ -34,8 +34,9 @@ typedef struct fly_class {
 extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
 extern uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
 extern fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
-/* Sum of 2 * cl_mag_base * cl_size: what a thread's bins hold at their base. */
-extern uint64_t fly_mag_base_bytes;
+/* Sums of 2 * cl_mag_base * cl_size and of 2 * cl_mag_cap * cl_size: what a
+ * thread's bins hold at their base, and at most. */
+extern uint64_t fly_mag_base_bytes, fly_mag_cap_bytes;
 
 /* Sizes up to FLY_SMALL_MAX; classes above FLY_FAST_MAX are multiples of 128. */
 FLY_INLINE unsigned fly_class_of(size_t size)

@@ -386,7 +386,7 @@ void fly_tcache_tick(fly_tcache_t *tc)
         tcache_gc_os(tc);
     }
     uint64_t budget = __atomic_load_n(&fly_tcache_budget, __ATOMIC_RELAXED);
-    if (fly_unlikely(budget < fly_policy.po_tcache_bytes))
+    if (fly_unlikely(budget < fly_policy.po_tcache_bytes || tc->tc_cap_bytes > budget))
         tcache_trim_os(tc, budget);
     uint64_t reap = __atomic_load_n(&tc_next_reap, __ATOMIC_RELAXED);
     if (now >= reap && __atomic_compare_exchange_n(&tc_next_reap, &reap,

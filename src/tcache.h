@@ -130,8 +130,9 @@ void *fly_tcache_malloc_tick(size_t size, unsigned c);
 void fly_tcache_flush(void);
 /* The same, and its cached large blocks (fly_ctl "thread.tcache.flush"). */
 void fly_tcache_flush_thread(void);
-/* Per-thread cache budget now in force (fly_ctl "opt.tcache_bytes"); at most
- * fly_policy.po_tcache_bytes, which sized the magazines. */
+/* Per-thread cache budget now in force (fly_ctl "opt.tcache_bytes"): at
+ * most every magazine at its largest, fly_mag_cap_bytes, or the budget at
+ * start if that is more. */
 extern uint64_t fly_tcache_budget;
 /* Maintenance every po_tick_events mallocs: aging, depot reap, purge. */
 void fly_tcache_tick(fly_tcache_t *tc);

@@ -160,8 +160,12 @@ int main(void)
     CHECK(fly_ctl("opt.decay_ms", NULL, NULL, &nv, 4) == EINVAL, "short value accepted");
     CHECK(fly_ctl("opt.decay_ms", NULL, NULL, &old, sizeof old) == 0, "restore decay");
     uint64_t budget = ctl_u64("opt.tcache_bytes");
-    nv = budget * 2;
-    CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &nv, sizeof nv) == EINVAL, "raised budget accepted");
+    nv = budget * 64;
+    CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &nv, sizeof nv) == EINVAL,
+          "a budget beyond every magazine at its largest accepted");
+    nv = budget + budget / 8;
+    CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &nv, sizeof nv) == 0, "raised budget refused");
+    CHECK(ctl_u64("opt.tcache_bytes") == nv, "raised budget not read back");
     nv = budget / 2;
     CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &nv, sizeof nv) == 0, "lower budget refused");
     CHECK(ctl_u64("opt.tcache_bytes") == budget / 2, "budget not read back");

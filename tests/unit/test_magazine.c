@@ -16,7 +16,9 @@
  *                       capacity up to the class's largest magazine;
  *   budget              however many classes a thread keeps busy, the sum of
  *                       2 * capacity * size over its bins stays within the
- *                       byte budget, and a lowered budget shrinks it;
+ *                       byte budget; a raised budget lets them grow on up
+ *                       to every magazine at its largest, and a lowered one
+ *                       shrinks them;
  *   handover            a block freed by a thread that had not used its
  *                       class goes back to its zone, so the thread's next
  *                       malloc is not on the cache line the allocating
@@ -166,7 +168,8 @@ static void budget(void)
     CHECK(base == fly_mag_base_bytes && base <= fly_policy.po_tcache_bytes / 2,
           "base capacities take %llu of a %llu budget", (unsigned long long)base,
           (unsigned long long)fly_policy.po_tcache_bytes);
-    CHECK(worst > fly_policy.po_tcache_bytes, "test needs classes that could outgrow the budget");
+    CHECK(worst > fly_policy.po_tcache_bytes && worst == fly_mag_cap_bytes,
+          "test needs classes that could outgrow the budget (largest %llu)", (unsigned long long)worst);
     /* Every class busy, in rounds, so all of them ask to grow. */
     for (int round = 0; round < 6; round++)
         for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
@@ -177,6 +180,18 @@ static void budget(void)
     CHECK(sum <= fly_policy.po_tcache_bytes && sum > fly_policy.po_tcache_bytes * 3 / 4,
           "busy thread's capacity %llu, budget %llu", (unsigned long long)sum,
           (unsigned long long)fly_policy.po_tcache_bytes);
+    /* A raised budget lets the busy bins grow on, up to their largest. */
+    CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &worst, sizeof(worst)) == 0, "raise opt.tcache_bytes");
+    uint64_t too_much = worst + 1;
+    CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &too_much, sizeof(too_much)) == EINVAL,
+          "budget above every magazine at its largest accepted");
+    for (int round = 0; round < 6; round++)
+        for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
+            churn(c, FLY_MIN(3 * fly_classes[c].cl_mag_cap, sizeof(objs) / sizeof(objs[0])));
+    sum = cap_bytes_sum();
+    CHECK(sum == fly_tc->tc_cap_bytes && sum > fly_policy.po_tcache_bytes && sum <= worst,
+          "capacity %llu under a budget raised to %llu (start %llu)", (unsigned long long)sum,
+          (unsigned long long)worst, (unsigned long long)fly_policy.po_tcache_bytes);
     /* A lowered budget takes effect at the next tick. */
     uint64_t lower = fly_policy.po_tcache_bytes / 2;
     CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &lower, sizeof(lower)) == 0, "opt.tcache_bytes");
