@@ -22,7 +22,9 @@
  *    a few intervals; the tick also runs the depot reap and vmem's purge
  *    when they are due.  No background thread is involved.
  * 4. Frees from other threads need no atomics: an object simply enters the
- *    freeing thread's magazine (zones are shared, so no owner is needed).
+ *    freeing thread's magazine (zones are shared, so no owner is needed),
+ *    except a thread's first free of a class, which goes back to the zone
+ *    (fly_tcache_free_slow: passive false sharing).
  * 5. Thread exit (pthread key destructor) drains the cache to the zones and
  *    leaves the thread on fly_tcache_dead, which serves any later request
  *    straight from the zones.
