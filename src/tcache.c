@@ -436,8 +436,8 @@ void fly_tcache_thread_exit(void *arg)
  * the fields read here, so the result is only kept within bounds. */
 static uint32_t racy_rounds(const fly_tcbin_t *b, unsigned c)
 {
-    void **top = FLY_GET(b->tb_top), **limit = FLY_GET(b->tb_limit);
-    int64_t rounds = (int64_t)FLY_GET(b->tb_cap) - (limit - top);
+    uintptr_t top = (uintptr_t)FLY_GET(b->tb_top), limit = (uintptr_t)FLY_GET(b->tb_limit);
+    int64_t rounds = (int64_t)FLY_GET(b->tb_cap) - ((int64_t)(limit - top) / (int64_t)sizeof(void *));
     return (uint32_t)FLY_MAX(0, FLY_MIN(rounds, (int64_t)fly_classes[c].cl_mag_cap));
 }
 

@@ -114,7 +114,7 @@ typedef struct fly_tcache {
  * initialization). */
 extern uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1];
 extern uint16_t fly_bin_table_medium[FLY_SMALL_MAX / 128 + 1];
-/* Fills fly_bin_table from the size classes (fly_init). */
+/* Fills the bin tables from the size classes (fly_init). */
 void fly_tcache_init(void);
 
 extern __thread fly_tcache_t *fly_tc;

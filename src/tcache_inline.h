@@ -1,7 +1,7 @@
 /*
  * tcache_inline.h: the malloc and free fast paths.
  *
- * malloc(n), n <= 1 KiB: one table load gives the byte offset of the
+ * malloc(n), n <= 32 KiB: one table load gives the byte offset of the
  * class's bin, one TLS load the cache; the value below the bin's top is the
  * object to pop, or the magazine's NULL guard when it is empty; a tick count
  * test; then two statistics updates in the bin's own cache line
