@@ -1,8 +1,9 @@
 /*
  * tcache.h: per-thread caches of Bonwick magazines (see tcache.c).
  *
- * Each class has a loaded magazine and a previous one, always empty or
- * full.  The bin keeps the loaded magazine's top and limit as pointers (the
+ * Each class has a loaded magazine and a previous one (which goes to the
+ * depot only empty or full; between, it may hold part of a magazine: half
+ * swaps, tcache.c).  The bin keeps the loaded magazine's top and limit as pointers (the
  * fast paths then need no base address or index arithmetic) so a hit
  * touches only this cache line and the magazine slot.  An empty magazine's
  * slot below the bottom is its NULL guard, so malloc sees "empty" in the
@@ -35,9 +36,9 @@ typedef struct fly_tcbin {
     /* Statistics, written only by the owner (frees are derived: stats.c): */
     uint64_t tb_nmalloc;     /* allocations served by this bin */
     uint64_t tb_requested;   /* bytes those allocations asked for */
-    fly_mag_t *tb_prev;      /* empty, or full (at the cap it had when loaded) */
+    fly_mag_t *tb_prev;      /* the previous magazine: full at tb_cap rounds (or more) */
     uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
-    uint16_t tb_prev_rounds; /* rounds in tb_prev: 0, or it counts as full */
+    uint16_t tb_prev_rounds; /* rounds in tb_prev, for statistics */
     uint16_t tb_pad;
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");

@@ -3,6 +3,9 @@
  *
  *   burst_fill          the first miss fills a whole magazine from the zones
  *                       in one burst;
+ *   no_thrash           a program going back and forth across the point
+ *                       where Bonwick's loaded and previous magazines swap
+ *                       does not take the slow path each time (half swaps);
  *   magazine_exchange   frees beyond two magazines trade a full magazine to
  *                       the depot, and mallocs get it back whole;
  *   depot_bound         the depot holds at most po_depot_bytes per class;
@@ -45,6 +48,45 @@ static void burst_fill(unsigned c, size_t size)
           b->tb_cap);
     CHECK(b->tb_limit == fly_tcbin_loaded(b)->m_objs + b->tb_cap, "limit is not slot tb_cap");
     fly_free(p);
+}
+
+/* Back and forth across the point where the loaded magazine is full and
+ * the previous one empty.  Bonwick's plain swap goes to the slow path twice
+ * a cycle there: the free finds the magazine full and swaps in the empty
+ * one, the second malloc finds that empty and swaps back. */
+static void no_thrash(size_t size)
+{
+    unsigned c = fly_class_of(size);
+    fly_tcbin_t *b = &fly_tc->tc_bins[c];
+    fly_free(fly_malloc(size));
+    CHECK(b->tb_cap >= 8, "class of %zu bytes: capacity %u", size, b->tb_cap);
+    /* The program holds a magazine and one more, the cache is emptied, and
+     * the magazine's worth is freed. */
+    void *held = fly_malloc(size), *other;
+    uint32_t n = 0;
+    while (n < b->tb_cap)                         /* the capacity may grow meanwhile */
+        objs[n++] = fly_malloc(size);
+    fly_tcache_flush();
+    for (uint32_t cap = b->tb_cap; cap > 0; cap--)
+        fly_free(objs[--n]);
+    CHECK(b->tb_top == b->tb_limit && b->tb_prev->m_rounds == 0, "setup: loaded %u of %u, previous %u",
+          fly_tcbin_rounds(b), b->tb_cap, b->tb_prev->m_rounds);
+    int64_t ticks = fly_tc->tc_ticks;
+    fly_tc->tc_ticks = INT64_MAX / 2;             /* no maintenance tick in the count */
+    uint64_t visits = fly_tc->tc_activity[c];
+    for (int i = 0; i < 1000; i++) {
+        fly_free(held);
+        held = fly_malloc(size);
+        other = fly_malloc(size);
+        fly_free(other);
+    }
+    visits = fly_tc->tc_activity[c] - visits;
+    fly_tc->tc_ticks = ticks;
+    CHECK(visits <= 2, "1000 cycles across the boundary took the slow path %llu times",
+          (unsigned long long)visits);
+    fly_free(held);
+    while (n > 0)
+        fly_free(objs[--n]);
 }
 
 static void magazine_exchange(unsigned c, size_t size)
@@ -234,6 +276,7 @@ int main(void)
     handover();
     unsigned c = fly_class_of(48);
     burst_fill(c, 48);
+    no_thrash(96);
     magazine_exchange(c, 48);
     depot_bound(c, 48);
     depot_aging(c);
