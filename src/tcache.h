@@ -1,22 +1,24 @@
 /*
  * tcache.h: per-thread caches of Bonwick magazines (see tcache.c).
  *
- * Each class has a loaded magazine and a previous one (which goes to the
- * depot only empty or full; between, it may hold part of a magazine: half
- * swaps, tcache.c).  The bin keeps the loaded magazine's top and limit as pointers (the
- * fast paths then need no base address or index arithmetic) so a hit
- * touches only this cache line and the magazine slot.  An empty magazine's
- * slot below the bottom is its NULL guard, so malloc sees "empty" in the
- * value it would pop; a bin not set up points both at fly_mag_none, which
- * is empty and full at once.  The bin also holds copies of the class
- * constants the free fast path needs, taken from the class when the bin is
- * first used (zero until then, which fails free's check).
+ * Each class has a loaded magazine and a previous one.  malloc pops from
+ * the loaded magazine and free pushes onto the previous one, so the two
+ * fast paths never read or write the same word (tcache.c, "Split
+ * magazines").  The bin keeps each side's top as a pointer, and the
+ * previous magazine's limit (its slot tb_cap), so the fast paths need no
+ * base address or index arithmetic and a hit touches only this cache line
+ * and the magazine slot.  An empty magazine's slot below the bottom is its
+ * NULL guard, so malloc sees "empty" in the value it would pop; a bin not
+ * set up points at fly_mag_none, which is empty and full at once.  The bin
+ * also holds copies of the class constants the free fast path needs, taken
+ * from the class when the bin is first used (zero until then, which fails
+ * free's check).
  *
  * A magazine is full at the bin's capacity tb_cap, which starts at the
  * class's base and grows, within the thread's budget, while the bin keeps
  * visiting the depot (tcache.c); the magazines themselves are allocated at
  * the class's largest capacity, so a magazine from the depot may hold more
- * rounds than the bin's tb_cap (frees then take the slow path at once).
+ * rounds than the bin's tb_cap.
  */
 #ifndef FLY_TCACHE_H
 #define FLY_TCACHE_H
@@ -27,8 +29,9 @@
 #include "sizeclass.h"
 
 typedef struct fly_tcbin {
-    void **tb_top;           /* the loaded magazine's next free slot: rounds lie below */
-    void **tb_limit;         /* its slot tb_cap: full when tb_top reaches it */
+    void **tb_top;           /* malloc: the loaded magazine's next free slot; rounds lie below */
+    void **tb_ftop;          /* free: the previous magazine's next free slot */
+    void **tb_flimit;        /* the previous magazine's slot tb_cap: full when tb_ftop reaches it */
     /* Class constants for free's validity check (sizeclass.h): */
     uint64_t tb_divm;        /* ceil(2^64 / size); 0 until the bin is set up */
     uint32_t tb_last_off;    /* offset of a zone's last object */
@@ -36,14 +39,12 @@ typedef struct fly_tcbin {
     /* Statistics, written only by the owner (frees are derived: stats.c): */
     uint64_t tb_nmalloc;     /* allocations served by this bin */
     uint64_t tb_requested;   /* bytes those allocations asked for */
-    fly_mag_t *tb_prev;      /* the previous magazine: full at tb_cap rounds (or more) */
     uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
-    uint16_t tb_prev_rounds; /* rounds in tb_prev, for statistics */
-    uint16_t tb_pad;
+    uint32_t tb_pad;
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 
-/* Statistics read tb_top, tb_limit, tb_prev_rounds, tb_cap and the tick fields of
+/* Statistics read tb_top, tb_ftop, tb_flimit, tb_cap, tc_loaded and the tick fields of
  * other threads' caches; only the owner writes them.  The TSan build makes
  * those writes relaxed atomic stores, so the checker sees no race; the
  * normal build writes them plainly, since an aligned word store is never
@@ -59,17 +60,24 @@ _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 /* Empty and full at once: where a bin not set up points (its guard is
  * NULL and it has no slots). */
 extern fly_mag_t fly_mag_none;
-#define FLY_TCBIN_NONE { .tb_top = fly_mag_none.m_objs, .tb_limit = fly_mag_none.m_objs }
+#define FLY_TCBIN_NONE { .tb_top = fly_mag_none.m_objs, .tb_ftop = fly_mag_none.m_objs, \
+                        .tb_flimit = fly_mag_none.m_objs }
 
-/* The loaded magazine: tb_limit is its slot tb_cap (bin set up). */
-FLY_INLINE fly_mag_t *fly_tcbin_loaded(const fly_tcbin_t *b)
+/* The magazine whose first slot is objs. */
+FLY_INLINE fly_mag_t *fly_mag_of_slots(void **objs)
 {
-    return (fly_mag_t *)((char *)(b->tb_limit - b->tb_cap) - offsetof(fly_mag_t, m_objs));
+    return (fly_mag_t *)((char *)objs - offsetof(fly_mag_t, m_objs));
 }
 
-FLY_INLINE uint32_t fly_tcbin_rounds(const fly_tcbin_t *b)
+/* The previous magazine, where frees go (bin set up). */
+FLY_INLINE fly_mag_t *fly_tcbin_prev(const fly_tcbin_t *b)
 {
-    return (uint32_t)(b->tb_top - (b->tb_limit - b->tb_cap));
+    return fly_mag_of_slots(b->tb_flimit - b->tb_cap);
+}
+
+FLY_INLINE uint32_t fly_tcbin_prev_rounds(const fly_tcbin_t *b)
+{
+    return (uint32_t)(b->tb_ftop - (b->tb_flimit - b->tb_cap));
 }
 
 #define FLY_TC_EMPTY 0       /* no cache yet: the first slow path makes one */
@@ -97,6 +105,7 @@ typedef struct fly_tcache {
     uint64_t tc_lcache_bytes;      /* bytes in tc_lcache */
     uint64_t tc_cap_bytes;         /* sum of 2 * capacity * size: at most the budget */
     /* Slow-path only, per page class: */
+    fly_mag_t *tc_loaded[FLY_PC_COUNT];    /* the loaded magazine, where mallocs come from */
     uint64_t tc_misses[FLY_PC_COUNT];      /* mallocs the loaded magazine could not serve */
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
     uint64_t tc_activity_seen[FLY_PC_COUNT];
@@ -117,6 +126,12 @@ extern uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1];
 extern uint16_t fly_bin_table_medium[FLY_SMALL_MAX / 128 + 1];
 /* Fills the bin tables from the size classes (fly_init). */
 void fly_tcache_init(void);
+
+/* Rounds in the loaded magazine of class c (bin set up). */
+FLY_INLINE uint32_t fly_tcache_loaded_rounds(const fly_tcache_t *tc, unsigned c)
+{
+    return (uint32_t)(tc->tc_bins[c].tb_top - tc->tc_loaded[c]->m_objs);
+}
 
 extern __thread fly_tcache_t *fly_tc;
 /* The clock as last read by a maintenance tick (ms): a cheap timestamp. */

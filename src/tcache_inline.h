@@ -2,8 +2,9 @@
  * tcache_inline.h: the malloc and free fast paths.
  *
  * malloc(n), n <= 32 KiB: one table load gives the byte offset of the
- * class's bin, one TLS load the cache; the value below the bin's top is the
- * object to pop, or the magazine's NULL guard when it is empty; a tick count
+ * class's bin, one TLS load the cache; the value below the loaded
+ * magazine's top is the object to pop, or the magazine's NULL guard when it
+ * is empty; a tick count
  * test; then two statistics updates in the bin's own cache line
  * (allocations and bytes requested; frees are derived, see stats.c).  No
  * atomics, no locks.
@@ -13,8 +14,9 @@
  * no range check (bins of non-classes, and bins not set up, have
  * tb_divm = 0 and fail), the class constants cached in the bin prove p is
  * the start of an object (a multiply-compare divisibility test,
- * sizeclass.h), and the object is pushed on the loaded magazine unless it
- * is full or p is its top (an immediate double free).  A valid p that
+ * sizeclass.h), and the object is pushed on the previous magazine (not
+ * the one malloc pops: tcache.c, "Split magazines") unless it is full or p
+ * is its top (an immediate double free).  A valid p that
  * found the magazine full goes to the tcache's slow path without being
  * validated again; everything else takes the general slow path, which
  * validates and reports misuse.
@@ -64,10 +66,10 @@ FLY_INLINE void fly_free_inline(void *p, const char *fname)
         fly_tcbin_t *b = (fly_tcbin_t *)((char *)fly_tc + FLY_BIN_OFFSET(pc));
         uint32_t off = (uint32_t)(uintptr_t)p & b->tb_zmask;
         if (fly_likely(fly_class_offset_valid(off, b->tb_divm, b->tb_last_off))) {
-            void **top = b->tb_top;
-            if (fly_likely(top < b->tb_limit) && fly_likely(top[-1] != p)) {
+            void **top = b->tb_ftop;
+            if (fly_likely(top < b->tb_flimit) && fly_likely(top[-1] != p)) {
                 *top = p;
-                FLY_SET(b->tb_top, top + 1);
+                FLY_SET(b->tb_ftop, top + 1);
                 return;
             }
             fly_free_bin_slow(p, b, fname);

@@ -5,7 +5,8 @@
  *                       in one burst;
  *   no_thrash           a program going back and forth across the point
  *                       where Bonwick's loaded and previous magazines swap
- *                       does not take the slow path each time (half swaps);
+ *                       does not take the slow path each time (split
+ *                       magazines swap once per magazine of mallocs);
  *   magazine_exchange   frees beyond two magazines trade a full magazine to
  *                       the depot, and mallocs get it back whole;
  *   depot_bound         the depot holds at most po_depot_bytes per class;
@@ -44,16 +45,17 @@ static void burst_fill(unsigned c, size_t size)
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
     CHECK(sc->sc_bursts == bursts + 1, "one miss should be one burst (%llu)",
           (unsigned long long)(sc->sc_bursts - bursts));
-    CHECK(fly_tcbin_rounds(b) == b->tb_cap - 1, "burst filled %u of %u rounds", fly_tcbin_rounds(b) + 1,
-          b->tb_cap);
-    CHECK(b->tb_limit == fly_tcbin_loaded(b)->m_objs + b->tb_cap, "limit is not slot tb_cap");
+    uint32_t loaded = fly_tcache_loaded_rounds(fly_tc, c);
+    CHECK(loaded == b->tb_cap - 1, "burst filled %u of %u rounds", loaded + 1, b->tb_cap);
+    CHECK(b->tb_flimit == fly_tcbin_prev(b)->m_objs + b->tb_cap, "free limit is not slot tb_cap");
     fly_free(p);
 }
 
-/* Back and forth across the point where the loaded magazine is full and
- * the previous one empty.  Bonwick's plain swap goes to the slow path twice
- * a cycle there: the free finds the magazine full and swaps in the empty
- * one, the second malloc finds that empty and swaps back. */
+/* Back and forth at the point where the previous magazine (frees) is full
+ * and the loaded one (mallocs) empty.  Bonwick's single loaded magazine
+ * swaps with the previous one there twice a cycle (the free finds it full,
+ * the second malloc finds the swapped-in one empty); split magazines swap
+ * once per magazine of mallocs. */
 static void no_thrash(size_t size)
 {
     unsigned c = fly_class_of(size);
@@ -69,8 +71,9 @@ static void no_thrash(size_t size)
     fly_tcache_flush();
     for (uint32_t cap = b->tb_cap; cap > 0; cap--)
         fly_free(objs[--n]);
-    CHECK(b->tb_top == b->tb_limit && b->tb_prev->m_rounds == 0, "setup: loaded %u of %u, previous %u",
-          fly_tcbin_rounds(b), b->tb_cap, b->tb_prev->m_rounds);
+    CHECK(fly_tcache_loaded_rounds(fly_tc, c) == 0 && b->tb_ftop == b->tb_flimit,
+          "setup: loaded %u, previous %u of %u", fly_tcache_loaded_rounds(fly_tc, c),
+          fly_tcbin_prev_rounds(b), b->tb_cap);
     int64_t ticks = fly_tc->tc_ticks;
     fly_tc->tc_ticks = INT64_MAX / 2;             /* no maintenance tick in the count */
     uint64_t visits = fly_tc->tc_activity[c];
@@ -82,7 +85,7 @@ static void no_thrash(size_t size)
     }
     visits = fly_tc->tc_activity[c] - visits;
     fly_tc->tc_ticks = ticks;
-    CHECK(visits <= 2, "1000 cycles across the boundary took the slow path %llu times",
+    CHECK(visits <= 2 * 2000 / b->tb_cap + 2, "1000 cycles across the boundary took the slow path %llu times",
           (unsigned long long)visits);
     fly_free(held);
     while (n > 0)
@@ -131,7 +134,8 @@ static void depot_aging(unsigned c)
     uint32_t full = sc->sc_nfull;
     /* This interval uses two magazines: the others are its unused surplus. */
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
-    size_t size = fly_classes[c].cl_size, n = 2 * b->tb_cap + fly_tcbin_rounds(b) + b->tb_prev->m_rounds;
+    size_t size = fly_classes[c].cl_size, n = 2 * b->tb_cap + fly_tcache_loaded_rounds(fly_tc, c) +
+                                             fly_tcbin_prev_rounds(b);
     for (size_t i = 0; i < n; i++)
         objs[i] = fly_malloc(size);
     for (size_t i = 0; i < n; i++)
@@ -150,16 +154,16 @@ static void tcache_aging(unsigned c, size_t size)
         objs[i] = fly_malloc(size);
     for (int i = 0; i < 10; i++)
         fly_free(objs[i]);
-    uint32_t rounds = fly_tcbin_rounds(b);
-    CHECK(rounds >= 2, "expected cached rounds");
+    uint32_t rounds = fly_tcache_loaded_rounds(fly_tc, c);
+    CHECK(rounds >= 2 && fly_tcbin_prev_rounds(b) >= 2, "expected cached rounds");
     /* Two maintenance passes with no slow-path use of the class between. */
     fly_tc->tc_next_gc = 0;
     fly_tcache_tick(fly_tc);
     fly_tc->tc_next_gc = 0;
     fly_tcache_tick(fly_tc);
-    CHECK(fly_tcbin_rounds(b) <= rounds / 2, "idle bin kept %u of %u rounds", fly_tcbin_rounds(b),
-          rounds);
-    CHECK(b->tb_prev->m_rounds == 0, "idle bin kept its previous magazine");
+    CHECK(fly_tcache_loaded_rounds(fly_tc, c) <= rounds / 2, "idle bin kept %u of %u rounds",
+          fly_tcache_loaded_rounds(fly_tc, c), rounds);
+    CHECK(fly_tcbin_prev_rounds(b) == 0, "idle bin kept its previous magazine");
     CHECK(b->tb_cap == fly_classes[c].cl_mag_base, "idle bin kept capacity %u (base %u)", b->tb_cap,
           fly_classes[c].cl_mag_base);
 }
