@@ -14,6 +14,10 @@
  * The queue is bounded (--queue batches), so the live set stays small and
  * the producer waits when the consumer falls behind.  The batch arrays are
  * themselves malloc'ed by the producer and freed by the consumer.
+ *
+ * The live set is the queue's content, so it depends on which thread is the
+ * faster: peak RSS means little without it.  The bench line reports the
+ * queue length seen by each put, its mean and its maximum (batches).
  */
 #include <pthread.h>
 
@@ -35,8 +39,9 @@ static struct {
     pthread_cond_t q_nonempty, q_nonfull;
     batch_t **q_ring;
     long q_head, q_len, q_producers_left;
+    long q_puts, q_len_sum, q_len_max; /* occupancy after each put */
 } q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-        NULL, 0, 0, 0 };
+        NULL, 0, 0, 0, 0, 0, 0 };
 
 typedef struct {
     int w_id;
@@ -58,6 +63,10 @@ static void queue_put(batch_t *b)
         pthread_cond_wait(&q.q_nonfull, &q.q_lock);
     q.q_ring[(q.q_head + q.q_len) % o_queue] = b;
     q.q_len++;
+    q.q_puts++;
+    q.q_len_sum += q.q_len;
+    if (q.q_len > q.q_len_max)
+        q.q_len_max = q.q_len;
     pthread_cond_signal(&q.q_nonempty);
     pthread_mutex_unlock(&q.q_lock);
 }
@@ -183,8 +192,10 @@ int main(int argc, char **argv)
         bench_fail("xmalloc: objects lost their contents or went missing "
                    "(%ld of %ld freed, sums %016llx/%016llx)", freed, o_objects,
                    (unsigned long long)made, (unsigned long long)eaten);
-    printf("bench: ops=%ld checksum=%016llx producers=%ld consumers=%ld mops_s=%.3f\n",
+    printf("bench: ops=%ld checksum=%016llx producers=%ld consumers=%ld mops_s=%.3f "
+           "queue_mean=%.1f queue_max=%ld\n",
            o_objects, (unsigned long long)made, o_producers, o_consumers,
-           (double)o_objects / (now_sec() - t0) / 1e6);
+           (double)o_objects / (now_sec() - t0) / 1e6,
+           (double)q.q_len_sum / (double)q.q_puts, q.q_len_max);
     return 0;
 }

@@ -15,8 +15,8 @@
  * free's check).
  *
  * A magazine is full at the bin's capacity tb_cap, which starts at the
- * class's base and grows, within the thread's budget, while the bin keeps
- * visiting the depot (tcache.c); the magazines themselves are allocated at
+ * class's base and grows, within the thread's budget, while the bin's depot
+ * visits keep changing direction (tcache.c); the magazines themselves are allocated at
  * the class's largest capacity, so a magazine from the depot may hold more
  * rounds than the bin's tb_cap.
  */
@@ -109,8 +109,13 @@ typedef struct fly_tcache {
     uint64_t tc_misses[FLY_PC_COUNT];      /* mallocs the loaded magazine could not serve */
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
     uint64_t tc_activity_seen[FLY_PC_COUNT];
+    uint8_t tc_last_trip[FLY_PC_COUNT];    /* FLY_TRIP_*: the bin's last depot visit */
     fly_lcache_bin_t tc_lcache[FLY_LCACHE_PAGES + 1];
 } fly_tcache_t;
+
+#define FLY_TRIP_NONE   0
+#define FLY_TRIP_REFILL 1    /* for a full magazine (or a burst fill) */
+#define FLY_TRIP_SPILL  2    /* with a full magazine */
 
 /* A static cache in state st: every bin not set up. */
 #define FLY_TCACHE_INIT(st) { .tc_state = (st), .tc_bins = { [0 ... FLY_PC_COUNT - 1] = FLY_TCBIN_NONE } }

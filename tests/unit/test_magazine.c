@@ -16,8 +16,12 @@
  *   tcache_aging        a bin with no slow-path activity sheds its previous
  *                       magazine and half its rounds at a maintenance tick,
  *                       and goes back to its base capacity;
- *   bin_growth          a bin that keeps visiting the depot doubles its
- *                       capacity up to the class's largest magazine;
+ *   bin_growth          a bin whose depot visits change direction (its
+ *                       live count swings by more than a magazine) doubles
+ *                       its capacity up to the class's largest magazine;
+ *   flow                a bin that only allocates (a producer) or only
+ *                       frees (a consumer) stays at its base capacity
+ *                       however often it visits the depot;
  *   budget              however many classes a thread keeps busy, the sum of
  *                       2 * capacity * size over its bins stays within the
  *                       byte budget; a raised budget lets them grow on up
@@ -204,6 +208,59 @@ static void bin_growth(void)
           (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)cap_bytes_sum());
 }
 
+static struct {
+    pthread_barrier_t barrier;
+    unsigned c;
+    size_t n;
+    int rounds;
+    uint32_t cap;            /* the consumer's capacity at the end */
+} flow_state;
+
+static void *flow_consumer(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < flow_state.rounds; r++) {
+        pthread_barrier_wait(&flow_state.barrier);     /* a batch is ready */
+        for (size_t i = 0; i < flow_state.n; i++)
+            fly_free(objs[i]);
+        pthread_barrier_wait(&flow_state.barrier);     /* the batch is freed */
+    }
+    flow_state.cap = fly_tc->tc_bins[flow_state.c].tb_cap;
+    return NULL;
+}
+
+static void flow(void)
+{
+    unsigned c = fly_class_of(160);
+    const fly_class_t *cl = &fly_classes[c];
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    CHECK(fly_tc->tc_bins[c].tb_cap == 0, "the flow class was used before the test");
+    CHECK(cl->cl_mag_cap >= 2 * cl->cl_mag_base, "160-byte class: capacity %u, base %u", cl->cl_mag_cap,
+          cl->cl_mag_base);
+    flow_state.c = c;
+    flow_state.n = 3 * cl->cl_mag_base;
+    flow_state.rounds = 20;
+    pthread_barrier_init(&flow_state.barrier, NULL, 2);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, flow_consumer, NULL) == 0, "pthread_create");
+    uint64_t exchanges = sc->sc_exchanges;
+    for (int r = 0; r < flow_state.rounds; r++) {
+        for (size_t i = 0; i < flow_state.n; i++)
+            objs[i] = fly_malloc(cl->cl_size);
+        pthread_barrier_wait(&flow_state.barrier);
+        pthread_barrier_wait(&flow_state.barrier);
+    }
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&flow_state.barrier);
+    CHECK(sc->sc_exchanges >= exchanges + (uint64_t)flow_state.rounds,
+          "the flow passed %llu magazines through the depot",
+          (unsigned long long)(sc->sc_exchanges - exchanges));
+    CHECK(fly_tc->tc_bins[c].tb_cap == cl->cl_mag_base, "producer grew to %u rounds (base %u)",
+          fly_tc->tc_bins[c].tb_cap, cl->cl_mag_base);
+    CHECK(flow_state.cap == cl->cl_mag_base, "consumer grew to %u rounds (base %u)", flow_state.cap,
+          cl->cl_mag_base);
+}
+
 static void budget(void)
 {
     uint64_t base = 0, worst = 0;
@@ -286,6 +343,7 @@ int main(void)
     depot_aging(c);
     tcache_aging(fly_class_of(200), 200);
     bin_growth();
+    flow();
     budget();
     return 0;
 }
