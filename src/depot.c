@@ -31,7 +31,7 @@
  * (magazines fill to their bin's capacity, not to m_cap). */
 static bool depot_has_room(const fly_slab_class_t *sc, unsigned c, const fly_mag_t *m)
 {
-    return (sc->sc_full_rounds + m->m_rounds) * fly_classes[c].cl_size <= fly_policy.po_depot_bytes;
+    return (sc->sc_full_rounds + m->m_rounds) * fly_classes[c].cl_size <= fly_classes[c].cl_depot_bytes;
 }
 
 static void push_empty_locked(fly_slab_class_t *sc, fly_mag_t *m)

@@ -20,6 +20,7 @@ typedef struct fly_policy {
     uint64_t po_tcache_bytes;             /* per-thread cache budget */
     uint32_t po_mag_max_rounds;           /* cap on magazine capacity */
     uint32_t po_mag_max_bytes;            /* a magazine's rounds hold at most this */
+    uint32_t po_mag_min_rounds;           /* ... or this many rounds, if more */
     uint32_t po_burst_div;                /* a slab burst fills cap/div rounds */
     uint64_t po_depot_bytes;              /* per class; beyond it, back to zones */
     uint32_t po_zone_spares;              /* empty zones a class keeps back */

@@ -10,8 +10,17 @@
  * to object size, in two figures (tcache.c, "Sizing"): the base, where every
  * bin starts, is a quarter of the per-thread budget split evenly over the
  * classes' two magazines; the capacity, up to which a busy bin grows, holds
- * po_mag_max_bytes.  Both are clamped to [1, po_mag_max_rounds], and rounds
- * fit the bins' 16-bit counts.
+ * po_mag_max_bytes, or po_mag_min_rounds if that is more.  Both are
+ * clamped to [1, po_mag_max_rounds], and rounds fit the bins' 16-bit
+ * counts.  The depot's bound per class is po_depot_bytes, or one magazine
+ * at the class's capacity if that is more.
+ *
+ * Why a floor on rounds: with magazines of 64 KiB, classes from 16 KiB up
+ * had 2-4 rounds and a depot of as many objects, so random sizes of 8-32
+ * KiB (randsize --min 8192, pinned, median of 7) went to the depot or the
+ * zones every few calls and took 0.154 s against tcmalloc's 0.108; with 8
+ * rounds, 0.123 s, and peak RSS fell (st-rand 10.3 -> 8.6 MiB), since fewer
+ * objects went back to zones to be carved again elsewhere.
  */
 #include "sizeclass.h"
 #include "region.h"
@@ -40,6 +49,7 @@ void fly_policy_defaults(fly_policy_t *po)
     po->po_tcache_bytes = 4u << 20;
     po->po_mag_max_rounds = 256;
     po->po_mag_max_bytes = 64u << 10;
+    po->po_mag_min_rounds = 8;
     po->po_burst_div = 1;
     po->po_depot_bytes = 64u << 10;
     po->po_zone_spares = 0;
@@ -76,9 +86,11 @@ void fly_sizeclass_init(const fly_policy_t *po)
         cl->cl_magic = ((uint64_t)1 << 40) / size + 1;
         cl->cl_divm = UINT64_MAX / size + 1;
         uint64_t base = FLY_MAX((uint64_t)1, FLY_MIN(base_bytes / size, max_rounds));
-        uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN((uint64_t)po->po_mag_max_bytes / size, max_rounds));
+        uint64_t rounds = FLY_MAX((uint64_t)po->po_mag_max_bytes / size, po->po_mag_min_rounds);
+        uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN(rounds, max_rounds));
         cl->cl_mag_base = (uint32_t)base;
         cl->cl_mag_cap = (uint32_t)FLY_MAX(base, cap);
+        cl->cl_depot_bytes = FLY_MAX(po->po_depot_bytes, (uint64_t)cl->cl_mag_cap * size);
         fly_mag_base_bytes += 2 * base * size;
         fly_mag_cap_bytes += 2ull * cl->cl_mag_cap * size;
     }

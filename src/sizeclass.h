@@ -22,6 +22,7 @@ typedef struct fly_class {
     uint32_t cl_zone_size;       /* power of two, >= FLY_ZONE_MIN */
     uint32_t cl_nobjs;           /* objects per zone */
     uint32_t cl_mag_cap;         /* magazine capacity: a bin's rounds never exceed it */
+    uint64_t cl_depot_bytes;     /* the depot's bound: po_depot_bytes, or a magazine at cl_mag_cap */
     uint32_t cl_mag_base;        /* a bin's starting capacity, its share of a quarter of the budget */
     uint32_t cl_last_off;        /* offset of a zone's last object: (nobjs - 1) * size */
     uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */

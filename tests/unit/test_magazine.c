@@ -22,6 +22,9 @@
  *   flow                a bin that only allocates (a producer) or only
  *                       frees (a consumer) stays at its base capacity
  *                       however often it visits the depot;
+ *   big_class           a 32 KiB class's magazine holds po_mag_min_rounds,
+ *                       more than po_mag_max_bytes, and its depot takes a
+ *                       whole magazine;
  *   budget              however many classes a thread keeps busy, the sum of
  *                       2 * capacity * size over its bins stays within the
  *                       byte budget; a raised budget lets them grow on up
@@ -261,6 +264,25 @@ static void flow(void)
           cl->cl_mag_base);
 }
 
+static void big_class(void)
+{
+    unsigned c = fly_class_of(32768);
+    const fly_class_t *cl = &fly_classes[c];
+    fly_slab_class_t *sc = &fly_slab_classes[c];
+    uint64_t mag = (uint64_t)cl->cl_mag_cap * cl->cl_size;
+    CHECK(cl->cl_mag_cap >= fly_policy.po_mag_min_rounds && mag > fly_policy.po_mag_max_bytes,
+          "32 KiB class: %u rounds", cl->cl_mag_cap);
+    CHECK(cl->cl_depot_bytes >= mag, "32 KiB class: depot bound %llu below a magazine",
+          (unsigned long long)cl->cl_depot_bytes);
+    for (int i = 0; i < 6; i++)
+        churn(c, 3 * cl->cl_mag_cap);
+    CHECK(fly_tc->tc_bins[c].tb_cap == cl->cl_mag_cap, "32 KiB bin at %u rounds of %u",
+          fly_tc->tc_bins[c].tb_cap, cl->cl_mag_cap);
+    uint64_t held = (uint64_t)sc->sc_full_rounds * cl->cl_size;
+    CHECK(held == mag && held <= cl->cl_depot_bytes, "32 KiB depot holds %llu bytes, a magazine is %llu",
+          (unsigned long long)held, (unsigned long long)mag);
+}
+
 static void budget(void)
 {
     uint64_t base = 0, worst = 0;
@@ -344,6 +366,7 @@ int main(void)
     tcache_aging(fly_class_of(200), 200);
     bin_growth();
     flow();
+    big_class();
     budget();
     return 0;
 }

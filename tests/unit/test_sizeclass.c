@@ -5,7 +5,9 @@
  * at most 25 % (a 4 KiB page plus header takes the class an eighth above); zones hold at least 8 objects with at most 1/8 wasted; the
  * multiply-shift division and the multiply-compare validity test that free()
  * relies on agree with plain arithmetic for every offset of every zone; and
- * magazine capacities fall as object size grows (the per-thread budget).
+ * magazine capacities fall as object size grows (the per-thread budget),
+ * but never below po_mag_min_rounds, and a class's depot takes at least
+ * one magazine at its largest.
  */
 #include "check.h"
 #include "flymalloc.h"
@@ -26,6 +28,11 @@ int main(void)
         CHECK(cl->cl_nobjs >= 8, "class %u: %u objects per zone", c, cl->cl_nobjs);
         CHECK((cl->cl_zone_size % cl->cl_size) * 8 <= cl->cl_zone_size, "class %u wastes > 1/8", c);
         CHECK((cl->cl_zone_size & (cl->cl_zone_size - 1)) == 0, "zone size not a power of two");
+        CHECK(cl->cl_mag_cap >= FLY_MIN(fly_policy.po_mag_min_rounds, fly_policy.po_mag_max_rounds),
+              "class %u: magazines of %u rounds", c, cl->cl_mag_cap);
+        CHECK(cl->cl_depot_bytes >= fly_policy.po_depot_bytes &&
+              cl->cl_depot_bytes >= (uint64_t)cl->cl_mag_cap * cl->cl_size,
+              "class %u: depot bound %llu", c, (unsigned long long)cl->cl_depot_bytes);
         if (c > 1)
             CHECK(cl->cl_mag_cap <= fly_classes[c - 1].cl_mag_cap,
                   "magazine capacity grows with size at class %u", c);
