@@ -4,8 +4,8 @@
  * Nothing here is on the fast path.  The thread caches count allocations
  * and requested bytes per class in each bin (tcache_inline.h); misses, the
  * mallocs that neither of the thread's magazines could serve (a swap is a
- * hit), are counted on the slow path, so hits are allocations minus misses.  Frees
- * are derived: allocations minus live objects, where live objects of a
+ * hit), are counted on the slow path, so hits are allocations minus misses.
+ * Frees are derived: allocations minus live objects, where live objects of a
  * class are those outside its zones (sc_objs_out) minus those cached in
  * magazines; this is exact whenever the threads are quiescent and never
  * costs free() an instruction.  The large and huge layers count for

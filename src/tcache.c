@@ -10,9 +10,10 @@
  *    class; each time it visits the depot in the other direction than last
  *    time (for rounds after giving a full magazine, or the other way round)
  *    it doubles, up to a magazine of po_mag_max_bytes (or of
- *    po_mag_min_rounds, if more: sizeclass.c), while the budget has room.  So the classes a thread keeps busy share the other three
- *    quarters (random sizes up to 32 KiB ran 1.23x faster, bench st-rand),
- *    and aging (3.) returns an idle bin to its base.  A bin that only
+ *    po_mag_min_rounds, if more: sizeclass.c), while the budget has room.
+ *    So the classes a thread keeps busy share the other three quarters
+ *    (random sizes up to 32 KiB ran 1.23x faster, bench st-rand), and
+ *    aging (3.) returns an idle bin to its base.  A bin that only
  *    allocates or only frees (a pipeline's producer or consumer) stays at
  *    its base: it visits the depot once per magazine however big, and a
  *    big one only holds more objects in the producer, the consumer and the

@@ -16,9 +16,9 @@
  *
  * A magazine is full at the bin's capacity tb_cap, which starts at the
  * class's base and grows, within the thread's budget, while the bin's depot
- * visits keep changing direction (tcache.c); the magazines themselves are allocated at
- * the class's largest capacity, so a magazine from the depot may hold more
- * rounds than the bin's tb_cap.
+ * visits keep changing direction (tcache.c); the magazines themselves are
+ * allocated at the class's largest capacity, so a magazine from the depot
+ * may hold more rounds than the bin's tb_cap.
  */
 #ifndef FLY_TCACHE_H
 #define FLY_TCACHE_H
@@ -106,7 +106,7 @@ typedef struct fly_tcache {
     uint64_t tc_cap_bytes;         /* sum of 2 * capacity * size: at most the budget */
     /* Slow-path only, per page class: */
     fly_mag_t *tc_loaded[FLY_PC_COUNT];    /* the loaded magazine, where mallocs come from */
-    uint64_t tc_misses[FLY_PC_COUNT];      /* mallocs the loaded magazine could not serve */
+    uint64_t tc_misses[FLY_PC_COUNT];      /* mallocs neither magazine could serve */
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
     uint64_t tc_activity_seen[FLY_PC_COUNT];
     uint8_t tc_last_trip[FLY_PC_COUNT];    /* FLY_TRIP_*: the bin's last depot visit */
