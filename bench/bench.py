@@ -436,7 +436,11 @@ def main(argv=None):
             # One unrecorded run so that no allocator pays for a cold page cache.
             run_one(w, prep, allocs[0], -1, args.timeout)
         for rep in range(repeat):
-            for a in allocs:
+            # Each repetition starts with a different allocator, so none
+            # always runs right after the same neighbour (page cache, CPU
+            # frequency and a noisy host's phases fall on all alike).
+            k = rep % len(allocs)
+            for a in allocs[k:] + allocs[:k]:
                 r = run_one(w, prep, a, rep, args.timeout)
                 runs.append(r)
                 done += 1

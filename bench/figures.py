@@ -18,6 +18,7 @@ target:
 import json
 import os
 import re
+import statistics
 import sys
 
 
@@ -50,6 +51,22 @@ def fastpath_table(fp):
     out += ["", "Target for flymalloc: at most 30 in both patterns. Method: callgrind, "
             "(Ir(N2) - Ir(N1)) / (N2 - N1) pairs, N1 = %d, N2 = %d."
             % (fp["results"][0]["n1"], fp["results"][0]["n2"]) if fp["results"] else ""]
+    return out
+
+
+def paired_ratios(runs, workload):
+    """Per repetition, the best other allocator's wall time over flymalloc's
+    (a throughput ratio: above 1, flymalloc was faster).  The runs of one
+    repetition are adjacent in time, so they share the host's state."""
+    reps = {}
+    for r in runs:
+        if r["workload"] == workload and r["ok"] and r.get("rep", -1) >= 0:
+            reps.setdefault(r["rep"], {})[r["allocator"]] = r["wall_s"]
+    out = []
+    for walls in reps.values():
+        others = [t for a, t in walls.items() if a != "flymalloc"]
+        if "flymalloc" in walls and others:
+            out.append(min(others) / walls["flymalloc"])
     return out
 
 
@@ -91,6 +108,15 @@ def suite_tables(doc):
                         mops(fly) / max(others),
                         "%.2f" % (fly["rss_median_kib"] / mi["rss_median_kib"])
                         if mi and mi.get("ok") else "-")]
+            paired = paired_ratios(doc["runs"], w)
+            if paired:
+                best = min(s[w][a]["wall_min"] for a in allocs
+                           if a != "flymalloc" and s[w].get(a, {}).get("ok"))
+                out += ["", "Less sensitive to a noisy host: flymalloc / best other throughput "
+                        "within each repetition, median %.2f (range %.2f-%.2f over %d); "
+                        "fastest run against the others' fastest: %.2f." % (
+                            statistics.median(paired), min(paired), max(paired), len(paired),
+                            best / fly["wall_min"])]
         out.append("")
 
     if "memret" in s:

@@ -82,9 +82,9 @@ void fly_sizeclass_init(const fly_policy_t *po)
         cl->cl_size = size;
         cl->cl_zone_size = zone;
         cl->cl_nobjs = FLY_MIN(zone / size, FLY_ZONE_MAX_OBJS);
-        cl->cl_last_off = (cl->cl_nobjs - 1) * size;
         cl->cl_magic = ((uint64_t)1 << 40) / size + 1;
-        cl->cl_divm = UINT64_MAX / size + 1;
+        cl->cl_divm = UINT64_MAX / size + 1 + ((size & (size - 1)) == 0);
+        cl->cl_obj_bound = (uint64_t)cl->cl_nobjs * (cl->cl_divm * size);
         uint64_t base = FLY_MAX((uint64_t)1, FLY_MIN(base_bytes / size, max_rounds));
         uint64_t rounds = FLY_MAX((uint64_t)po->po_mag_max_bytes / size, po->po_mag_min_rounds);
         uint64_t cap = FLY_MAX((uint64_t)1, FLY_MIN(rounds, max_rounds));

@@ -24,12 +24,19 @@ typedef struct fly_class {
     uint32_t cl_mag_cap;         /* magazine capacity: a bin's rounds never exceed it */
     uint64_t cl_depot_bytes;     /* the depot's bound: po_depot_bytes, or a magazine at cl_mag_cap */
     uint32_t cl_mag_base;        /* a bin's starting capacity, its share of a quarter of the budget */
-    uint32_t cl_last_off;        /* offset of a zone's last object: (nobjs - 1) * size */
     uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
-    /* Divisibility test (Lemire, Kaser and Kurz, "Faster remainder by direct
-     * computation", 2019): for off < 2^32, size divides off exactly when
-     * off * cl_divm mod 2^64 < cl_divm, with cl_divm = ceil(2^64 / size). */
+    /* Object test, one multiply and one compare: off is the offset of one of
+     * a zone's objects exactly when off * cl_divm mod 2^64 < cl_obj_bound.
+     * Lemire, Kaser and Kurz ("Faster remainder by direct computation",
+     * 2019) show that for off < 2^32 and cl_divm = ceil(2^64 / size), size
+     * divides off exactly when the product is below cl_divm.  For off =
+     * k * size the product is k * e, with e = cl_divm * size mod 2^64 in
+     * [1, size), so it grows with k and "k < nobjs" is "product < nobjs * e",
+     * far below cl_divm.  A power-of-two size has e = 0, so its cl_divm is
+     * one more than the ceiling, which makes e = size and keeps every
+     * non-multiple's product at 2^64 / size or more. */
     uint64_t cl_divm;
+    uint64_t cl_obj_bound;       /* cl_nobjs * (cl_divm * size mod 2^64) */
 } fly_class_t;
 
 extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
@@ -54,10 +61,11 @@ FLY_INLINE uint32_t fly_class_index(const fly_class_t *cl, uint64_t off)
 }
 
 /* True when off (< 2^32) is the offset of an object of the class within its
- * zone.  divm = 0 (a bin not set up) fails every offset. */
-FLY_INLINE bool fly_class_offset_valid(uint32_t off, uint64_t divm, uint32_t last_off)
+ * zone (cl_divm, cl_obj_bound).  bound = 0 (a bin not set up) fails every
+ * offset. */
+FLY_INLINE bool fly_class_offset_valid(uint32_t off, uint64_t divm, uint64_t bound)
 {
-    return off <= last_off && (uint64_t)off * divm < divm;
+    return (uint64_t)off * divm < bound;
 }
 
 void fly_sizeclass_init(const fly_policy_t *po);

@@ -213,12 +213,12 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
         return false;
     }
     const fly_class_t *cl = &fly_classes[c];
-    b->tb_last_off = cl->cl_last_off;
+    b->tb_divm = cl->cl_divm;
     b->tb_zmask = cl->cl_zone_size - 1;
     load_alloc(tc, c, loaded, 0);
     load_free(b, prev, 0);                      /* at capacity 0 */
     bin_set_cap(tc, b, c, cl->cl_mag_base);
-    b->tb_divm = cl->cl_divm;                   /* last: frees may now pass the check */
+    b->tb_obj_bound = cl->cl_obj_bound;         /* last: frees may now pass the check */
     return true;
 }
 

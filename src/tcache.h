@@ -33,14 +33,13 @@ typedef struct fly_tcbin {
     void **tb_ftop;          /* free: the previous magazine's next free slot */
     void **tb_flimit;        /* the previous magazine's slot tb_cap: full when tb_ftop reaches it */
     /* Class constants for free's validity check (sizeclass.h): */
-    uint64_t tb_divm;        /* ceil(2^64 / size); 0 until the bin is set up */
-    uint32_t tb_last_off;    /* offset of a zone's last object */
+    uint64_t tb_divm;        /* the class's cl_divm */
+    uint64_t tb_obj_bound;   /* the class's cl_obj_bound; 0 until the bin is set up */
     uint32_t tb_zmask;       /* zone size - 1 */
+    uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
     /* Statistics, written only by the owner (frees are derived: stats.c): */
     uint64_t tb_nmalloc;     /* allocations served by this bin */
     uint64_t tb_requested;   /* bytes those allocations asked for */
-    uint32_t tb_cap;         /* full at this many rounds; 0 until the bin is set up */
-    uint32_t tb_pad;
 } FLY_ALIGNED_CL fly_tcbin_t;
 _Static_assert(sizeof(fly_tcbin_t) == FLY_CACHELINE, "a bin is one cache line");
 

@@ -12,8 +12,8 @@
  * free(p): one byte of the region map says p is in one of our regions, one
  * byte of the region header gives its page class, which indexes a bin with
  * no range check (bins of non-classes, and bins not set up, have
- * tb_divm = 0 and fail), the class constants cached in the bin prove p is
- * the start of an object (a multiply-compare divisibility test,
+ * tb_obj_bound = 0 and fail), the class constants cached in the bin prove p
+ * is the start of one of its zone's objects (one multiply and one compare,
  * sizeclass.h), and the object is pushed on the previous magazine (not
  * the one malloc pops: tcache.c, "Split magazines") unless it is full or p
  * is its top (an immediate double free).  A valid p that
@@ -65,7 +65,7 @@ FLY_INLINE void fly_free_inline(void *p, const char *fname)
         unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
         fly_tcbin_t *b = (fly_tcbin_t *)((char *)fly_tc + FLY_BIN_OFFSET(pc));
         uint32_t off = (uint32_t)(uintptr_t)p & b->tb_zmask;
-        if (fly_likely(fly_class_offset_valid(off, b->tb_divm, b->tb_last_off))) {
+        if (fly_likely(fly_class_offset_valid(off, b->tb_divm, b->tb_obj_bound))) {
             void **top = b->tb_ftop;
             if (fly_likely(top < b->tb_flimit) && fly_likely(top[-1] != p)) {
                 *top = p;

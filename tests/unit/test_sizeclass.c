@@ -19,7 +19,7 @@ int main(void)
     fly_free(fly_malloc(1));                 /* initializes the tables */
     uint32_t n = fly_policy.po_nclasses;
     CHECK(n == 44, "expected 44 classes, got %u", n);
-    CHECK(!fly_class_offset_valid(0, 0, 0), "a bin not set up (divm 0) must fail every offset");
+    CHECK(!fly_class_offset_valid(0, 0, 0), "a bin not set up (bound 0) must fail every offset");
     for (uint32_t c = 1; c <= n; c++) {
         const fly_class_t *cl = &fly_classes[c];
         CHECK(cl->cl_size % 16 == 0, "class %u size %u not a multiple of 16", c, cl->cl_size);
@@ -38,7 +38,7 @@ int main(void)
                   "magazine capacity grows with size at class %u", c);
         for (uint64_t off = 0; off < cl->cl_zone_size; off++) {
             bool valid = off % cl->cl_size == 0 && off / cl->cl_size < cl->cl_nobjs;
-            CHECK(fly_class_offset_valid((uint32_t)off, cl->cl_divm, cl->cl_last_off) == valid,
+            CHECK(fly_class_offset_valid((uint32_t)off, cl->cl_divm, cl->cl_obj_bound) == valid,
                   "validity test wrong: class %u offset %llu", c, (unsigned long long)off);
             CHECK(fly_class_index(cl, off) == off / cl->cl_size, "division wrong: class %u off %llu",
                   c, (unsigned long long)off);
