@@ -181,17 +181,20 @@ static void vmem_decay_purge(void)
 
 static void vmem_metadata_out_of_line(void)
 {
-    char *p = alloc(32, 1, NULL);
+    purge_all();
+    char *p = alloc(8, 1, NULL), *b = alloc(8, 1, NULL), *c = alloc(16, 1, NULL);
+    CHECK(b == p + 8 * PG && c == b + 8 * PG, "spans not adjacent");
     fly_region_t *r = fly_region_of(p);
     CHECK(p >= (char *)r + FLY_REGION_HEADER, "span overlaps the region header");
     memset(p, 0xab, 32 * PG);
-    fly_vmem_free_os(&vm, p + 8 * PG, 8);        /* split... */
+    fly_vmem_free_os(&vm, b, 8);                   /* free... */
     char *q = alloc(8, 1, NULL);                   /* ...reuse... */
+    CHECK(q == b, "the dirty span was not reused");
     fly_vmem_free_os(&vm, q, 8);
     fly_vmem_free_os(&vm, p, 8);                   /* ...and merge */
+    fly_vmem_free_os(&vm, c, 16);
     for (size_t i = 0; i < 32 * PG; i++)
         CHECK((unsigned char)p[i] == 0xab, "the arena wrote into managed memory at +%zu", i);
-    fly_vmem_free_os(&vm, p + 16 * PG, 16);
     check_tiling();
 }
 
