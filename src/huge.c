@@ -55,7 +55,7 @@ static void remove_locked(huge_block_t *hb)
     *hb = huge_blocks[--huge_nblocks];
 }
 
-static void set_map(const void *p, uint8_t kind)
+static void set_map(const void *p, uintptr_t kind)
 {
     __atomic_store_n(&fly_region_map[(uintptr_t)p >> FLY_REGION_SHIFT], kind, __ATOMIC_RELEASE);
 }

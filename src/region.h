@@ -7,9 +7,11 @@
  * the program, so a purged (cold) span holds no state and reusing it touches
  * no header in it.  From any pointer:
  *
- *   fly_region_map[p >> FLY_REGION_SHIFT]   says whether p is ours (1: a
- *                                           region, 2: a huge mapping's
- *                                           first 64 MiB);
+ *   fly_region_map[p >> FLY_REGION_SHIFT]   says whether p is ours (a
+ *                                           region, or a huge mapping's
+ *                                           first 64 MiB), and for a region
+ *                                           leads to p's page class with no
+ *                                           masking (see the map below);
  *   p & ~(FLY_REGION - 1)                   is the region header;
  *   r_pageclass[page]                       is the size class of the zone
  *                                           page (1..), FLY_PC_LARGE for the
@@ -36,6 +38,7 @@
 #define FLY_PC_FREED_LARGE  (FLY_MAX_CLASSES + 2)   /* was one, now free */
 #define FLY_PC_COUNT        (FLY_MAX_CLASSES + 3)
 
+/* Kinds of memory the region map tells apart (fly_region_kind). */
 #define FLY_REGION_MAP_NONE 0
 #define FLY_REGION_MAP_HEAP 1
 #define FLY_REGION_MAP_HUGE 2
@@ -87,14 +90,43 @@ typedef struct fly_region {
 #define FLY_REGION_HEADER_PAGES (FLY_REGION_HEADER >> FLY_PAGE_SHIFT)
 _Static_assert(sizeof(fly_region_t) <= FLY_REGION_HEADER, "region header too big");
 
-extern uint8_t fly_region_map[FLY_REGION_MAP_LEN];
+/* The region map: one word per 64 MiB of address space (16 MiB of zero
+ * pages, touched only where there are regions).  0: not ours.
+ * FLY_REGION_MAP_HUGE: a huge block starts there.  Otherwise it is one of
+ * our heap regions, r, and the word is fly_region_map_word(r): the address
+ * of r's page-class bytes less r >> FLY_PAGE_SHIFT, so that adding
+ * p >> FLY_PAGE_SHIFT gives p's page-class byte with no masking, which is
+ * what free() reads first.  Such a word is at least FLY_REGION_MAP_HEAP_MIN
+ * (r is a nonzero multiple of 64 MiB). */
+extern uintptr_t fly_region_map[FLY_REGION_MAP_LEN];
+#define FLY_REGION_MAP_HEAP_MIN ((uintptr_t)FLY_REGION_PAGES)
 
-FLY_INLINE unsigned fly_region_kind(const void *p)
+FLY_INLINE uintptr_t fly_region_map_word(const fly_region_t *r)
+{
+    return (uintptr_t)r->r_pageclass - ((uintptr_t)r >> FLY_PAGE_SHIFT);
+}
+
+/* p's map word; 0 beyond the map. */
+FLY_INLINE uintptr_t fly_region_word(const void *p)
 {
     uintptr_t i = (uintptr_t)p >> FLY_REGION_SHIFT;
     if (fly_unlikely(i >= FLY_REGION_MAP_LEN))
-        return FLY_REGION_MAP_NONE;
+        return 0;
     return fly_region_map[i];
+}
+
+FLY_INLINE unsigned fly_region_kind(const void *p)
+{
+    uintptr_t w = fly_region_word(p);
+    if (w >= FLY_REGION_MAP_HEAP_MIN)
+        return FLY_REGION_MAP_HEAP;
+    return w == FLY_REGION_MAP_HUGE ? FLY_REGION_MAP_HUGE : FLY_REGION_MAP_NONE;
+}
+
+/* The page class of p, in a heap region whose map word is w. */
+FLY_INLINE unsigned fly_region_pageclass(uintptr_t w, const void *p)
+{
+    return *(const uint8_t *)(w + ((uintptr_t)p >> FLY_PAGE_SHIFT));
 }
 
 FLY_INLINE fly_region_t *fly_region_of(const void *p)

@@ -341,11 +341,26 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
     return *b->tb_top;
 }
 
+/* The fast path had a round for this malloc, but the tick counter ran out.
+ * Only a live cache has rounds, so the tick runs here directly, without the
+ * general slow path's checks (about 200 instructions a tick before, 0.8 a
+ * malloc at the default period).  The bin counts as active, so the tick's
+ * aging leaves it alone, but a trim may still empty it. */
 void *fly_tcache_malloc_tick(size_t size, unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
-    FLY_SET(tc->tc_ticks, tc->tc_ticks + 1);     /* the slow path counts this malloc */
-    return fly_tcache_malloc_slow(size, c);
+    fly_tcbin_t *b = &tc->tc_bins[c];
+    tc->tc_activity[c]++;
+    fly_trace_touch_shared();
+    fly_tcache_tick(tc);
+    void *p = b->tb_top[-1];
+    if (fly_unlikely(p == NULL))
+        return fly_tcache_malloc_slow(size, c);
+    FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
+    FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
+    FLY_SET(b->tb_requested, b->tb_requested + size);
+    FLY_SET(b->tb_top, b->tb_top - 1);
+    return p;
 }
 
 /* free found the previous magazine full (or p on top). */
@@ -502,7 +517,8 @@ void fly_tcache_tick(fly_tcache_t *tc)
         fly_depot_reap_os(false);
         fly_large_maintain_os(now);
     }
-    fly_vmem_purge_os(&fly_vmem_main, now, fly_decay_ms_setting(), false);
+    if (now >= __atomic_load_n(&fly_vmem_main.vm_next_purge, __ATOMIC_RELAXED))
+        fly_vmem_purge_os(&fly_vmem_main, now, fly_decay_ms_setting(), false);
 }
 
 void fly_tcache_thread_exit(void *arg)

@@ -9,8 +9,9 @@
  * (allocations and bytes requested; frees are derived, see stats.c).  No
  * atomics, no locks.
  *
- * free(p): one byte of the region map says p is in one of our regions, one
- * byte of the region header gives its page class, which indexes a bin with
+ * free(p): one word of the region map says p is in one of our regions and,
+ * added to p >> 12, gives the address of the byte of the region header that
+ * holds p's page class (region.h), which indexes a bin with
  * no range check (bins of non-classes, and bins not set up, have
  * tb_obj_bound = 0 and fail), the class constants cached in the bin prove p
  * is the start of one of its zone's objects (one multiply and one compare,
@@ -61,8 +62,9 @@ FLY_INLINE void *fly_malloc_small_inline(size_t size, unsigned c)
 
 FLY_INLINE void fly_free_inline(void *p, const char *fname)
 {
-    if (fly_likely(fly_region_kind(p) == FLY_REGION_MAP_HEAP)) {
-        unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
+    uintptr_t w = fly_region_word(p);
+    if (fly_likely(w >= FLY_REGION_MAP_HEAP_MIN)) {
+        unsigned pc = fly_region_pageclass(w, p);
         fly_tcbin_t *b = (fly_tcbin_t *)((char *)fly_tc + FLY_BIN_OFFSET(pc));
         uint32_t off = (uint32_t)(uintptr_t)p & b->tb_zmask;
         if (fly_likely(fly_class_offset_valid(off, b->tb_divm, b->tb_obj_bound))) {

@@ -47,7 +47,7 @@
 #include "os.h"
 #include <string.h>
 
-uint8_t fly_region_map[FLY_REGION_MAP_LEN];
+uintptr_t fly_region_map[FLY_REGION_MAP_LEN];
 fly_vmem_t fly_vmem_main = { .vm_lock = FLY_LOCK_INITIALIZER, .vm_next_purge = UINT64_MAX };
 
 #define SET_DIRTY 0
@@ -212,7 +212,7 @@ static bool region_publish(fly_vmem_t *vm, fly_region_t *r)
     r->r_first_page = FLY_REGION_HEADER_PAGES;
     set_insert(vm, r, FLY_REGION_HEADER_PAGES, FLY_REGION_PAGES - FLY_REGION_HEADER_PAGES,
                SET_COLD, 0);
-    __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], FLY_REGION_MAP_HEAP,
+    __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], fly_region_map_word(r),
                      __ATOMIC_RELEASE);
     return true;
 }
@@ -407,7 +407,7 @@ size_t fly_vmem_release_empty_os(fly_vmem_t *vm)
             continue;
         }
         set_remove(vm, r, r->r_first_page);
-        __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], FLY_REGION_MAP_NONE,
+        __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], (uintptr_t)0,
                          __ATOMIC_RELEASE);
         memmove(&vm->vm_regions[i], &vm->vm_regions[i + 1],
                 (vm->vm_nregions - i - 1) * sizeof(vm->vm_regions[0]));
