@@ -14,29 +14,42 @@
  * "flymalloc: FUNC(): invalid pointer 0x...", a detected double free with
  * "flymalloc: FUNC(): double free 0x...".
  *
- * Tracing (trace.h) adds nothing to malloc's and free's fast paths: their
- * slow paths divert to traced_malloc and traced_free; the other entry
- * points test fly_trace_wanted() first.
+ * Lazy initialization and the tracing decision happen here, at the top,
+ * on the slow paths: malloc's miss (fly_malloc_miss) and free's slow
+ * paths look at them before handing the call to the thread cache, so
+ * nothing below the API initializes or records.  Tracing (trace.h) adds
+ * nothing to malloc's and free's fast paths; the other entry points test
+ * fly_trace_wanted() first and hand the call to their fly_traced_* twin.
  */
 #include "flymalloc.h"
+#include "huge.h"
 #include "init.h"
-#include "depot.h"
 #include "large.h"
+#include "maintain.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "stats.h"
 #include "tcache_inline.h"
 #include "trace.h"
-#include "vmem.h"
 #include <errno.h>
 #include <string.h>
 
-/* Recorded versions of the entry points (trace.h), used while tracing. */
-static FLY_NOINLINE void *traced_calloc(size_t nmemb, size_t size);
-static FLY_NOINLINE void *traced_realloc(void *p, size_t size);
-static FLY_NOINLINE int traced_posix_memalign(void **memptr, size_t alignment, size_t size);
-enum aligned_kind { ALIGNED_ALLOC, MEMALIGN, VALLOC, PVALLOC };
-static FLY_NOINLINE void *traced_aligned(enum aligned_kind kind, size_t alignment, size_t size);
+FLY_NOINLINE void *fly_malloc_miss(size_t size, unsigned c)
+{
+    if (fly_unlikely(!fly_initialized)) {
+        fly_init();
+        c = fly_class_of(size);
+    }
+    if (fly_trace_wanted())
+        return fly_traced_malloc(size);
+    return fly_tcache_malloc_slow(size, c);
+}
+
+/* A large block from the calling thread's heap, through its cache. */
+static void *large_alloc(size_t size, size_t align, bool zero)
+{
+    return fly_large_alloc_os(fly_tcache_heap()->hp_vmem, fly_tcache_lcache(), size, align, zero);
+}
 
 static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
 {
@@ -45,17 +58,13 @@ static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
     if (fly_trace_wanted())
         return fly_traced_malloc(size);        /* calloc is traced before it gets here */
     if (size <= FLY_SMALL_MAX) {
-        if (fly_unlikely(!fly_initialized))
-            fly_init();
         void *p = fly_malloc_small_inline(size, fly_class_of(size));
         if (p && zero)
             memset(p, 0, fly_classes[fly_class_of(size)].cl_size);
         return p;
     }
-    if (fly_unlikely(!fly_initialized))
-        fly_init();
     if (size <= FLY_LARGE_MAX)
-        return fly_large_alloc_os(size, FLY_PAGE, zero);
+        return large_alloc(size, FLY_PAGE, zero);
     return fly_huge_alloc_os(size, FLY_REGION, zero);
 }
 
@@ -91,12 +100,12 @@ void fly_free_slow(void *p, const char *fname)
         fly_panic_ptr(fname, "invalid pointer", p);
     unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
     bool page_aligned = ((uintptr_t)p & (FLY_PAGE - 1)) == 0;
-    if (pc >= 1 && pc <= fly_policy.po_nclasses) {
+    if (pc >= 1 && pc <= fly_nclasses) {
         if (!fly_slab_valid(p, pc))
             fly_panic_ptr(fname, "invalid pointer", p);
         fly_tcache_free_slow(p, pc);
     } else if (pc == FLY_PC_LARGE && page_aligned) {
-        fly_large_free_os(p);
+        fly_large_free_os(fly_tcache_lcache(), p);
     } else {
         fly_panic_ptr(fname, pc == FLY_PC_FREED_LARGE && page_aligned ? "double free"
                                                                       : "invalid pointer", p);
@@ -121,7 +130,7 @@ static size_t usable_size(const void *p, const char *fname)
         return fly_huge_usable(p, fname);
     if (kind == FLY_REGION_MAP_HEAP) {
         unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
-        if (pc >= 1 && pc <= fly_policy.po_nclasses && fly_slab_valid(p, pc))
+        if (pc >= 1 && pc <= fly_nclasses && fly_slab_valid(p, pc))
             return fly_classes[pc].cl_size;
         if (pc == FLY_PC_LARGE && ((uintptr_t)p & (FLY_PAGE - 1)) == 0)
             return fly_large_usable(p);
@@ -132,7 +141,7 @@ static size_t usable_size(const void *p, const char *fname)
 FLY_EXPORT void *fly_calloc(size_t nmemb, size_t size)
 {
     if (fly_trace_wanted())
-        return traced_calloc(nmemb, size);
+        return fly_traced_calloc(nmemb, size);
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total)) {
         errno = ENOMEM;
@@ -162,7 +171,7 @@ static void *realloc_move(void *p, size_t old, size_t size)
 FLY_EXPORT void *fly_realloc(void *p, size_t size)
 {
     if (fly_trace_wanted())
-        return traced_realloc(p, size);
+        return fly_traced_realloc(p, size);
     if (p == NULL)
         return fly_malloc(size);
     if (size == 0) {
@@ -206,13 +215,13 @@ static void *aligned_alloc_impl(size_t align, size_t size)
         /* Objects sit at multiples of their size in zones aligned to at
          * least 64 KiB: a class whose size is a multiple of align works. */
         unsigned c = fly_class_of(FLY_MAX(size, align));
-        while (c <= fly_policy.po_nclasses && fly_classes[c].cl_size % align)
+        while (c <= fly_nclasses && fly_classes[c].cl_size % align)
             c++;
-        if (c <= fly_policy.po_nclasses)
+        if (c <= fly_nclasses)
             return fly_malloc_small_inline(fly_classes[c].cl_size, c);
     }
     if (size <= FLY_LARGE_MAX && align <= FLY_REGION / 4)
-        return fly_large_alloc_os(FLY_MAX(size, FLY_SMALL_MAX + 1), align, false);
+        return large_alloc(FLY_MAX(size, FLY_SMALL_MAX + 1), align, false);
     return fly_huge_alloc_os(size, align, false);
 }
 
@@ -224,7 +233,7 @@ static bool power_of_two(size_t x)
 FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
 {
     if (fly_trace_wanted())
-        return traced_posix_memalign(memptr, alignment, size);
+        return fly_traced_posix_memalign(memptr, alignment, size);
     if (!power_of_two(alignment) || alignment % sizeof(void *))
         return EINVAL;
     int saved = errno;
@@ -239,7 +248,7 @@ FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
 FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
 {
     if (fly_trace_wanted())
-        return traced_aligned(ALIGNED_ALLOC, alignment, size);
+        return fly_traced_aligned(FLY_ALIGNED_ALLOC, alignment, size);
     if (!power_of_two(alignment)) {
         errno = EINVAL;
         return NULL;
@@ -250,7 +259,7 @@ FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
 FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
 {
     if (fly_trace_wanted())
-        return traced_aligned(MEMALIGN, alignment, size);
+        return fly_traced_aligned(FLY_MEMALIGN, alignment, size);
     /* glibc's rules: round a non-power-of-two up; refuse absurd ones. */
     if (alignment > SIZE_MAX / 2 + 1) {
         errno = EINVAL;
@@ -264,14 +273,14 @@ FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
 FLY_EXPORT void *fly_valloc(size_t size)
 {
     if (fly_trace_wanted())
-        return traced_aligned(VALLOC, FLY_PAGE, size);
+        return fly_traced_aligned(FLY_VALLOC, FLY_PAGE, size);
     return aligned_alloc_impl(FLY_PAGE, size);
 }
 
 FLY_EXPORT void *fly_pvalloc(size_t size)
 {
     if (fly_trace_wanted())
-        return traced_aligned(PVALLOC, FLY_PAGE, size);
+        return fly_traced_aligned(FLY_PVALLOC, FLY_PAGE, size);
     if (size > SIZE_MAX - FLY_PAGE) {
         errno = ENOMEM;
         return NULL;
@@ -310,10 +319,7 @@ FLY_EXPORT int fly_malloc_trim(size_t pad)
     fly_tcache_flush_thread();
     if (traced)
         fly_trace_leave();
-    fly_depot_reap_os(true);
-    fly_huge_maintain_os(fly_now_ms(), true);
-    fly_vmem_purge_os(&fly_vmem_main, fly_now_ms(), 0, true);
-    fly_vmem_release_empty_os(&fly_vmem_main);
+    fly_maintain_trim_os();
     fly_stats_get(&after, sizeof(after));
     return after.st_madvise_bytes + after.st_munmap_bytes >
            before.st_madvise_bytes + before.st_munmap_bytes;
@@ -336,65 +342,6 @@ FLY_EXPORT struct mallinfo2 fly_mallinfo2(void)
     mi.usmblks = st.st_peak_bytes;
     mi.keepcost = st.st_dirty_bytes;
     return mi;
-}
-
-/* Tracing.  Each wrapper does the operation with the thread's real cache
- * (fly_trace_enter) and records it, taking the sequence number after an
- * allocation and before a release (trace.c, docs/trace-format.md); malloc
- * and free have theirs in trace.c. */
-static void *traced_calloc(size_t nmemb, size_t size)
-{
-    fly_trace_enter();
-    void *p = fly_calloc(nmemb, size);
-    fly_trace_leave();
-    size_t total;
-    if (__builtin_mul_overflow(nmemb, size, &total))
-        total = SIZE_MAX;
-    fly_trace_alloc(FLY_TRACE_CALLOC, fly_trace_key(), 0, total, p);
-    return p;
-}
-
-static void *traced_realloc(void *p, size_t size)
-{
-    if (p && size == 0) {
-        uint64_t seq = fly_trace_key_release(p);
-        fly_trace_realloc(seq, p, 0, NULL);
-        fly_trace_enter();
-        fly_realloc(p, 0);
-        fly_trace_leave();
-        return NULL;
-    }
-    fly_trace_mid_seq = 0;
-    fly_trace_enter();
-    void *q = fly_realloc(p, size);
-    fly_trace_leave();
-    uint64_t seq = fly_trace_key_realloc(p);
-    fly_trace_realloc(seq, p, size, q);
-    return q;
-}
-
-static int traced_posix_memalign(void **memptr, size_t alignment, size_t size)
-{
-    fly_trace_enter();
-    int err = fly_posix_memalign(memptr, alignment, size);
-    fly_trace_leave();
-    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_key(), alignment, size,
-                    err == 0 ? *memptr : NULL);
-    return err;
-}
-
-static void *traced_aligned(enum aligned_kind kind, size_t alignment, size_t size)
-{
-    fly_trace_enter();
-    void *p = kind == ALIGNED_ALLOC ? fly_aligned_alloc(alignment, size)
-              : kind == MEMALIGN    ? fly_memalign(alignment, size)
-              : kind == VALLOC      ? fly_valloc(size)
-                                    : fly_pvalloc(size);
-    fly_trace_leave();
-    if (kind == PVALLOC && p)
-        size = FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE);
-    fly_trace_alloc(FLY_TRACE_ALIGNED, fly_trace_key(), alignment, size, p);
-    return p;
 }
 
 #ifndef FLY_PREFIXED_ONLY

@@ -10,7 +10,11 @@
  *   stats.fragmentation.NAME      uint64, fly_frag_t figures (stats.h)
  *   stats.fragmentation.summary   char[], the plain-words summary;
  *                                 *oldlen is the buffer size in, length out
- *   opt.decay_ms                  uint64, read-write: idle time before purge
+ *   stats.heaps                   uint32, number of heaps
+ *   stats.heaps.N.NAME            uint64, heap N (0: the default) figures
+ *                                 (fly_heap_stats_t, stats.h)
+ *   opt.decay_ms                  uint64, read-write: idle time before purge,
+ *                                 for every heap
  *   opt.tcache_bytes              uint64, read-write: per-thread cache
  *                                 budget; lowering it makes every thread give
  *                                 back what exceeds it at its next tick;
@@ -24,6 +28,7 @@
  */
 #include "flymalloc.h"
 #include "stats.h"
+#include "heap.h"
 #include "init.h"
 #include "tcache.h"
 #include <errno.h>
@@ -92,6 +97,27 @@ static int ctl_stats(const char *name, void *old, size_t *oldlen, const void *ne
         *oldlen = fly_frag_summary(&st, old, *oldlen);
         return 0;
     }
+    if (strcmp(name, "heaps") == 0) {
+        if (new_)
+            return EPERM;
+        uint32_t n = fly_stats_heaps();
+        return read_value(old, oldlen, &n, sizeof(n));
+    }
+    if (strncmp(name, "heaps.", 6) == 0) {
+        const char *field = name + 6;
+        unsigned i = 0;
+        if (*field == '0' && field[1] == '.')
+            field += 2;
+        else if ((i = class_number(&field)) == 0)
+            return ENOENT;
+        fly_heap_stats_t hs;
+        if (fly_stats_heap(i, &hs) != 0)
+            return ENOENT;
+#define X(n, f) if (strcmp(field, #n) == 0) return read_u64(old, oldlen, new_, hs.f);
+        FLY_HEAP_STATS_FIELDS(X)
+#undef X
+        return ENOENT;
+    }
     if (strncmp(name, "fragmentation.", 14) == 0) {
         fly_frag_t fr;
         fly_frag_compute(&st, &fr);
@@ -102,11 +128,23 @@ static int ctl_stats(const char *name, void *old, size_t *oldlen, const void *ne
     return ENOENT;
 }
 
-/* A read-write uint64 setting. */
-static int ctl_setting(uint64_t *setting, uint64_t lo, uint64_t hi, void *old, size_t *oldlen,
-                       const void *new_, size_t newlen)
+/* Run-time settings apply to every heap; reads show the default heap's. */
+static void set_decay(uint64_t v)
 {
-    uint64_t cur = __atomic_load_n(setting, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < fly_heap_count(); i++)
+        fly_heap_set_decay_ms(fly_heap_at(i), v);
+}
+
+static void set_tcache_budget(uint64_t v)
+{
+    for (uint32_t i = 0; i < fly_heap_count(); i++)
+        __atomic_store_n(&fly_heap_at(i)->hp_tcache_budget, v, __ATOMIC_RELAXED);
+}
+
+/* A read-write uint64 setting: cur now, lo..hi allowed, apply to set it. */
+static int ctl_setting(uint64_t cur, uint64_t lo, uint64_t hi, void (*apply)(uint64_t),
+                       void *old, size_t *oldlen, const void *new_, size_t newlen)
+{
     uint64_t v = 0;
     if (new_) {
         if (newlen != sizeof(v))
@@ -119,7 +157,7 @@ static int ctl_setting(uint64_t *setting, uint64_t lo, uint64_t hi, void *old, s
     if (err)
         return err;
     if (new_)
-        __atomic_store_n(setting, v, __ATOMIC_RELAXED);
+        apply(v);
     return 0;
 }
 
@@ -151,11 +189,13 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     }
     if (strncmp(name, "stats.", 6) == 0)
         return ctl_stats(name + 6, old, oldlen, new_);
+    const fly_heap_t *h = &fly_heap_default;
     if (strcmp(name, "opt.decay_ms") == 0)
-        return ctl_setting(&fly_policy.po_decay_ms, 0, 86400000, old, oldlen, new_, newlen);
+        return ctl_setting(fly_heap_decay_ms(h), 0, 86400000, set_decay, old, oldlen, new_, newlen);
     if (strcmp(name, "opt.tcache_bytes") == 0)
-        return ctl_setting(&fly_tcache_budget, 0, FLY_MAX(fly_policy.po_tcache_bytes, fly_mag_cap_bytes),
-                           old, oldlen, new_, newlen);
+        return ctl_setting(__atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED), 0,
+                           FLY_MAX(h->hp_policy.po_tcache_bytes, h->hp_depot.dp_mag_cap_bytes),
+                           set_tcache_budget, old, oldlen, new_, newlen);
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)

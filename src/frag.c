@@ -17,7 +17,7 @@
  * The summary names the largest kind of waste and the class responsible.
  */
 #include "stats.h"
-#include "init.h"
+#include "heap.h"
 
 void fly_frag_compute(const fly_stats_t *st, fly_frag_t *fr)
 {
@@ -94,7 +94,7 @@ size_t fly_frag_summary(const fly_stats_t *st, char *buf, size_t len)
     fly_text_put(&t, "; free pages kept for reuse (dirty): ");
     put_share(&t, fr.fr_dirty, fr.fr_held);
     fly_text_put(&t, ", returned to the OS after ");
-    fly_text_u64(&t, fly_decay_ms_setting());
+    fly_text_u64(&t, fly_heap_decay_ms(&fly_heap_default));
     fly_text_put(&t, " ms idle; bookkeeping: ");
     put_share(&t, fr.fr_meta, fr.fr_held);
     fly_text_put(&t, ". Already returned to the OS (cold): ");

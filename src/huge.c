@@ -13,13 +13,11 @@
  * pages to a new aligned reservation, without copying.
  */
 #define _GNU_SOURCE
-#include "large.h"
-#include "trace.h"
+#include "huge.h"
+#include "trace_hook.h"
 #include "lock.h"
 #include "os.h"
-#include "policy.h"
-#include "vmem.h"
-#include "stats.h"
+#include "region.h"
 #include <errno.h>
 #include <string.h>
 
@@ -39,8 +37,20 @@ static huge_block_t huge_blocks[HUGE_MAX_BLOCKS];   /* guarded by huge_lock */
 static uint32_t huge_nblocks;
 static uint64_t huge_cached, huge_live, huge_nalloc, huge_nlive;   /* huge_lock */
 static uint64_t huge_requested, huge_usable_total;                       /* atomic */
+/* Fixed at fly_huge_init: */
+static uint64_t huge_cache_limit;
+static fly_huge_import_fail_fn huge_import_failed;
 
-extern uint64_t fly_decay_ms_setting(void);
+/* A cached mapping more than this fraction larger than a request is
+ * trimmed to it: a quarter bounds the excess a reuse keeps at 25 %, the
+ * same as the worst rounding of the small classes. */
+#define HUGE_TRIM_DIV 4
+
+void fly_huge_init(uint64_t cache_bytes, fly_huge_import_fail_fn hook)
+{
+    huge_cache_limit = cache_bytes;
+    huge_import_failed = hook;
+}
 
 static huge_block_t *find_locked(const void *p)
 {
@@ -68,7 +78,7 @@ static bool insert_locked(char *p, size_t size)
     huge_live += size;
     huge_nalloc++;
     huge_nlive++;
-    fly_stats_note_out((int64_t)size);
+    fly_usage_note((int64_t)size);
     return true;
 }
 
@@ -90,7 +100,7 @@ static char *cache_take_locked(size_t size, size_t align, size_t *got)
     huge_live += best->hb_size;
     huge_nalloc++;
     huge_nlive++;
-    fly_stats_note_out((int64_t)best->hb_size);
+    fly_usage_note((int64_t)best->hb_size);
     *got = best->hb_size;
     return best->hb_ptr;
 }
@@ -99,7 +109,7 @@ static void set_size_locked(char *p, size_t size)
 {
     huge_block_t *hb = find_locked(p);
     huge_live = huge_live - hb->hb_size + size;
-    fly_stats_note_out((int64_t)size - (int64_t)hb->hb_size);
+    fly_usage_note((int64_t)size - (int64_t)hb->hb_size);
     hb->hb_size = size;
 }
 
@@ -120,7 +130,7 @@ void *fly_huge_alloc_os(size_t size, size_t align, bool zero)
     fly_unlock(&huge_lock);
     if (p) {
         /* Trim a much larger cached mapping rather than keep its excess. */
-        if (got - size > size / 4 && fly_os_resize_inplace(p, got, size)) {
+        if (got - size > size / HUGE_TRIM_DIV && fly_os_resize_inplace(p, got, size)) {
             fly_lock(&huge_lock);
             set_size_locked(p, size);
             fly_unlock(&huge_lock);
@@ -131,7 +141,7 @@ void *fly_huge_alloc_os(size_t size, size_t align, bool zero)
         return p;
     }
     p = fly_os_map_aligned(size, align);
-    if (p == NULL && fly_release_address_space_os())
+    if (p == NULL && huge_import_failed && huge_import_failed())
         p = fly_os_map_aligned(size, align);
     if (p == NULL) {
         errno = ENOMEM;
@@ -160,8 +170,8 @@ void fly_huge_free_os(void *p, const char *fname)
     size_t size = hb->hb_size;
     huge_live -= size;
     huge_nlive--;
-    fly_stats_note_out(-(int64_t)size);
-    if (huge_cached + size <= fly_policy.po_huge_cache_bytes) {
+    fly_usage_note(-(int64_t)size);
+    if (huge_cached + size <= huge_cache_limit) {
         hb->hb_state = HB_CACHED;
         hb->hb_freed_at = fly_now_ms();
         huge_cached += size;
@@ -216,7 +226,7 @@ void *fly_huge_realloc_os(void *p, size_t newsize)
     fly_lock(&huge_lock);
     huge_block_t *hb = find_locked(p);
     huge_live = huge_live - old + newsize;
-    fly_stats_note_out((int64_t)newsize - (int64_t)old);
+    fly_usage_note((int64_t)newsize - (int64_t)old);
     hb->hb_ptr = dst;
     hb->hb_size = newsize;
     set_map(p, FLY_REGION_MAP_NONE);
@@ -225,19 +235,9 @@ void *fly_huge_realloc_os(void *p, size_t newsize)
     return dst;
 }
 
-bool fly_release_address_space_os(void)
+bool fly_huge_maintain_os(uint64_t now, uint64_t decay, bool force)
 {
-    uint64_t cached_before;
-    fly_lock(&huge_lock);
-    cached_before = huge_cached;
-    fly_unlock(&huge_lock);
-    fly_huge_maintain_os(0, true);
-    return fly_vmem_release_empty_os(&fly_vmem_main) > 0 || cached_before > 0;
-}
-
-void fly_huge_maintain_os(uint64_t now, bool force)
-{
-    uint64_t decay = fly_decay_ms_setting();
+    bool unmapped = false;
     for (;;) {
         fly_lock(&huge_lock);
         huge_block_t *victim = NULL;
@@ -247,7 +247,7 @@ void fly_huge_maintain_os(uint64_t now, bool force)
                 victim = &huge_blocks[i];
         if (victim == NULL) {
             fly_unlock(&huge_lock);
-            return;
+            return unmapped;
         }
         char *p = victim->hb_ptr;
         size_t size = victim->hb_size;
@@ -256,6 +256,7 @@ void fly_huge_maintain_os(uint64_t now, bool force)
         set_map(p, FLY_REGION_MAP_NONE);
         fly_unlock(&huge_lock);
         fly_os_unmap(p, size);
+        unmapped = true;
     }
 }
 

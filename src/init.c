@@ -26,29 +26,23 @@
  * forgets the caches of threads that do not exist in it.
  */
 #include "init.h"
-#include "depot.h"
-#include "large.h"
+#include "heap.h"
+#include "huge.h"
+#include "maintain.h"
 #include "meta.h"
 #include "sizeclass.h"
 #include "stats.h"
 #include "tcache.h"
-#include "vmem.h"
 #include "trace.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
-fly_policy_t fly_policy;
 bool fly_initialized;
 pthread_key_t fly_thread_key;
 static int init_state;            /* 0 none, 1 running, 2 done */
 fly_settings_t fly_settings;
-
-uint64_t fly_decay_ms_setting(void)
-{
-    return __atomic_load_n(&fly_policy.po_decay_ms, __ATOMIC_RELAXED);
-}
 
 /* Parses digits with an optional k/m/g suffix; false if malformed or > max. */
 static bool parse_size(const char *s, uint64_t max, bool suffix, uint64_t *out)
@@ -155,9 +149,9 @@ void fly_config_parse(char **env, fly_policy_t *po, fly_settings_t *se)
 
 static void prefork(void)
 {
-    fly_depot_lock_all();
+    fly_heap_lock_classes();
     fly_huge_lock_all();
-    fly_vmem_lock_all(&fly_vmem_main);
+    fly_heap_lock_arenas();
     fly_meta_lock_all();
     fly_tcache_lock_all();
     fly_trace_lock_all();
@@ -168,19 +162,27 @@ static void postfork_parent(void)
     fly_trace_unlock_all(false);
     fly_tcache_unlock_all(false);
     fly_meta_unlock_all(false);
-    fly_vmem_unlock_all(&fly_vmem_main, false);
+    fly_heap_unlock_arenas(false);
     fly_huge_unlock_all(false);
-    fly_depot_unlock_all(false);
+    fly_heap_unlock_classes(false);
 }
 
 static void postfork_child(void)
 {
     fly_meta_unlock_all(true);
-    fly_vmem_unlock_all(&fly_vmem_main, true);
+    fly_heap_unlock_arenas(true);
     fly_huge_unlock_all(true);
-    fly_depot_unlock_all(true);
+    fly_heap_unlock_classes(true);
     fly_tcache_unlock_all(true);
     fly_trace_unlock_all(true);
+}
+
+/* The thread-exit destructor: the cache drains, then the recorder writes
+ * the thread's last events. */
+static void thread_exit(void *cache)
+{
+    if (fly_tcache_thread_exit(cache) && fly_trace_on)
+        fly_trace_thread_exit();
 }
 
 extern char **environ;
@@ -199,14 +201,14 @@ void fly_init(void)
     if (sysconf(_SC_PAGESIZE) != (long)FLY_PAGE)
         fly_warn("the system page size is not 4096; flymalloc's pages stay 4096 bytes");
     fly_config_parse(environ, &po, &fly_settings);
-    fly_policy = po;
-    fly_tcache_budget = po.po_tcache_bytes;
-    fly_sizeclass_init(&fly_policy);
+    fly_sizeclass_init(&po);
+    fly_heap_init_default(&po, fly_maintain_release_os);
+    fly_huge_init(po.po_huge_cache_bytes, fly_maintain_release_os);
     fly_tcache_init();
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
     /* These may allocate; the allocator is ready for them. */
-    pthread_key_create(&fly_thread_key, fly_tcache_thread_exit);
+    pthread_key_create(&fly_thread_key, thread_exit);
     pthread_atfork(prefork, postfork_parent, postfork_child);
     fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid, fly_settings.se_trace_counter);
 }

@@ -9,7 +9,6 @@
 
 extern bool fly_initialized;
 void fly_init(void);
-uint64_t fly_decay_ms_setting(void);
 
 /* Settings that are not policy (output and tracing).  Strings point into
  * the environment, which lives as long as the process. */

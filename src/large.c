@@ -9,16 +9,15 @@
  * same address is reported as a double free).
  *
  * Blocks of up to FLY_LCACHE_PAGES pages are cached per thread, a few per
- * size (Bonwick's quantum caches), within po_large_cache_bytes, so a program
- * that keeps allocating and freeing 40 KiB buffers never takes the arena
- * lock.  realloc grows a block in place when the pages after it are free
+ * size (Bonwick's quantum caches), within the heap's po_large_cache_bytes,
+ * so a program that keeps allocating and freeing 40 KiB buffers never
+ * takes the arena lock.  The cache (fly_lcache_t) lives in the thread's
+ * cache and is passed in; a block always goes back to the arena of its
+ * region, and a thread only caches blocks of its own heap's arena.  realloc grows a block in place when the pages after it are free
  * and shrinks it in place by freeing its tail.
  */
 #include "large.h"
-#include "trace.h"
-#include "policy.h"
-#include "stats.h"
-#include "tcache.h"
+#include "trace_hook.h"
 #include "vmem.h"
 #include <errno.h>
 #include <string.h>
@@ -30,34 +29,38 @@ static void mark(void *p, uint8_t pc)
     __atomic_store_n(&fly_region_of(p)->r_pageclass[fly_page_index(p)], pc, __ATOMIC_RELAXED);
 }
 
-static void *lcache_pop(size_t npages)
+void fly_lcache_init(fly_lcache_t *lc, fly_vmem_t *home, uint64_t limit)
 {
-    fly_tcache_t *tc = fly_tc;
-    if (npages > FLY_LCACHE_PAGES || tc->tc_state != FLY_TC_LIVE)
+    memset(lc, 0, sizeof(*lc));
+    lc->lc_home = home;
+    lc->lc_limit = limit;
+}
+
+static void *lcache_pop(fly_lcache_t *lc, size_t npages)
+{
+    if (lc == NULL || npages > FLY_LCACHE_PAGES)
         return NULL;
-    fly_lcache_bin_t *lb = &tc->tc_lcache[npages];
+    fly_lcache_bin_t *lb = &lc->lc_bin[npages];
     if (lb->lb_count == 0)
         return NULL;
-    tc->tc_lcache_bytes -= npages << FLY_PAGE_SHIFT;
+    lc->lc_bytes -= npages << FLY_PAGE_SHIFT;
     return lb->lb_blocks[--lb->lb_count];
 }
 
-static bool lcache_push(void *p, size_t npages)
+static bool lcache_push(fly_lcache_t *lc, void *p, size_t npages)
 {
-    fly_tcache_t *tc = fly_tc;
-    if (npages > FLY_LCACHE_PAGES || tc->tc_state != FLY_TC_LIVE)
+    if (lc == NULL || npages > FLY_LCACHE_PAGES || fly_vmem_of(p) != lc->lc_home)
         return false;
-    fly_lcache_bin_t *lb = &tc->tc_lcache[npages];
+    fly_lcache_bin_t *lb = &lc->lc_bin[npages];
     size_t bytes = npages << FLY_PAGE_SHIFT;
-    if (lb->lb_count == FLY_LCACHE_DEPTH ||
-        tc->tc_lcache_bytes + bytes > fly_policy.po_large_cache_bytes)
+    if (lb->lb_count == FLY_LCACHE_DEPTH || lc->lc_bytes + bytes > lc->lc_limit)
         return false;
     lb->lb_blocks[lb->lb_count++] = p;
-    tc->tc_lcache_bytes += bytes;
+    lc->lc_bytes += bytes;
     return true;
 }
 
-void *fly_large_alloc_os(size_t size, size_t align, bool zero)
+void *fly_large_alloc_os(fly_vmem_t *vm, fly_lcache_t *lc, size_t size, size_t align, bool zero)
 {
     fly_trace_touch_shared();
     if (size > FLY_LARGE_MAX) {
@@ -67,9 +70,9 @@ void *fly_large_alloc_os(size_t size, size_t align, bool zero)
     size_t npages = FLY_ALIGN_UP(size, FLY_PAGE) >> FLY_PAGE_SHIFT;
     size_t apages = align > FLY_PAGE ? align >> FLY_PAGE_SHIFT : 1;
     bool zeroed = false;
-    void *p = apages == 1 ? lcache_pop(npages) : NULL;
+    void *p = apages == 1 ? lcache_pop(lc, npages) : NULL;
     if (p == NULL) {
-        p = fly_vmem_alloc_os(&fly_vmem_main, npages, apages, &zeroed);
+        p = fly_vmem_alloc_os(vm, npages, apages, &zeroed);
         if (p == NULL) {
             errno = ENOMEM;
             return NULL;
@@ -81,21 +84,21 @@ void *fly_large_alloc_os(size_t size, size_t align, bool zero)
     __atomic_fetch_add(&large_count.bc_live_bytes, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
     __atomic_fetch_add(&large_count.bc_requested, size, __ATOMIC_RELAXED);
     __atomic_fetch_add(&large_count.bc_usable, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
-    fly_stats_note_out((int64_t)(npages << FLY_PAGE_SHIFT));
+    fly_usage_note((int64_t)(npages << FLY_PAGE_SHIFT));
     if (zero && !zeroed)
         memset(p, 0, npages << FLY_PAGE_SHIFT);
     return p;
 }
 
-void fly_large_free_os(void *p)
+void fly_large_free_os(fly_lcache_t *lc, void *p)
 {
     size_t npages = fly_vmem_span_pages(p);
     mark(p, FLY_PC_FREED_LARGE);
     __atomic_fetch_sub(&large_count.bc_nlive, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&large_count.bc_live_bytes, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
-    fly_stats_note_out(-(int64_t)(npages << FLY_PAGE_SHIFT));
-    if (!lcache_push(p, npages))
-        fly_vmem_free_os(&fly_vmem_main, p, npages);
+    fly_usage_note(-(int64_t)(npages << FLY_PAGE_SHIFT));
+    if (!lcache_push(lc, p, npages))
+        fly_vmem_free_os(fly_vmem_of(p), p, npages);
 }
 
 size_t fly_large_usable(const void *p)
@@ -113,31 +116,25 @@ bool fly_large_resize_inplace(void *p, size_t newsize)
     if (newpages == npages)
         return true;
     if (newpages < npages)
-        fly_vmem_shrink(&fly_vmem_main, p, npages, newpages);
-    else if (!fly_vmem_grow(&fly_vmem_main, p, npages, newpages))
+        fly_vmem_shrink(fly_vmem_of(p), p, npages, newpages);
+    else if (!fly_vmem_grow(fly_vmem_of(p), p, npages, newpages))
         return false;
     int64_t delta = ((int64_t)newpages - (int64_t)npages) * (int64_t)FLY_PAGE;
     __atomic_fetch_add(&large_count.bc_live_bytes, (uint64_t)delta, __ATOMIC_RELAXED);
-    fly_stats_note_out(delta);
+    fly_usage_note(delta);
     return true;
 }
 
-void fly_large_flush_thread(void)
+void fly_large_flush_os(fly_lcache_t *lc)
 {
-    fly_tcache_t *tc = fly_tc;
-    if (tc->tc_state != FLY_TC_LIVE)
-        return;
     for (size_t n = 1; n <= FLY_LCACHE_PAGES; n++) {
-        fly_lcache_bin_t *lb = &tc->tc_lcache[n];
-        while (lb->lb_count)
-            fly_vmem_free_os(&fly_vmem_main, lb->lb_blocks[--lb->lb_count], n);
+        fly_lcache_bin_t *lb = &lc->lc_bin[n];
+        while (lb->lb_count) {
+            void *p = lb->lb_blocks[--lb->lb_count];
+            fly_vmem_free_os(fly_vmem_of(p), p, n);
+        }
     }
-    tc->tc_lcache_bytes = 0;
-}
-
-void fly_large_maintain_os(uint64_t now)
-{
-    fly_huge_maintain_os(now, false);
+    lc->lc_bytes = 0;
 }
 
 void fly_large_counts(fly_block_counts_t *out)

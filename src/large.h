@@ -1,46 +1,51 @@
 /*
- * large.h: blocks above the small classes (large.c: page multiples carved
- * from vmem; huge.c: blocks bigger than a region, in their own mappings).
+ * large.h: blocks from above the small classes up to a region's usable
+ * size, page spans carved from a heap's arena (large.c), and the
+ * per-thread cache of small ones that the thread cache holds for them.
  */
 #ifndef FLY_LARGE_H
 #define FLY_LARGE_H
 
 #include "common.h"
 #include "region.h"
+#include "usage.h"
+
+struct fly_vmem;
 
 #define FLY_LARGE_MAX (((size_t)FLY_REGION_PAGES - FLY_REGION_HEADER_PAGES) << FLY_PAGE_SHIFT)
 
-/* Counters of the large or the huge layer, for statistics. */
-typedef struct fly_block_counts {
-    uint64_t bc_nalloc;          /* allocations so far */
-    uint64_t bc_nlive;           /* blocks live now */
-    uint64_t bc_live_bytes;
-    uint64_t bc_cached_bytes;    /* freed blocks kept for reuse (huge only) */
-    uint64_t bc_requested;       /* bytes asked for, all allocations so far */
-    uint64_t bc_usable;          /* bytes handed out for them */
-} fly_block_counts_t;
+/* A thread's cache of freed blocks of 1..FLY_LCACHE_PAGES pages
+ * (Bonwick's quantum caches), FLY_LCACHE_DEPTH per size, within lc_limit
+ * bytes.  Only blocks of its home arena are kept.  Owned by one thread. */
+#define FLY_LCACHE_PAGES 32
+#define FLY_LCACHE_DEPTH 4
+typedef struct fly_lcache_bin {
+    uint32_t lb_count;
+    void *lb_blocks[FLY_LCACHE_DEPTH];
+} fly_lcache_bin_t;
 
-void *fly_large_alloc_os(size_t size, size_t align, bool zero);
-/* p's page is a large head (FLY_PC_LARGE) and p is page aligned. */
-void fly_large_free_os(void *p);
+typedef struct fly_lcache {
+    struct fly_vmem *lc_home;    /* the arena the thread allocates from */
+    uint64_t lc_bytes;           /* bytes in lc_bin */
+    uint64_t lc_limit;           /* at most this many */
+    fly_lcache_bin_t lc_bin[FLY_LCACHE_PAGES + 1];
+} fly_lcache_t;
+
+/* An empty cache for blocks of arena home, holding at most limit bytes. */
+void fly_lcache_init(fly_lcache_t *lc, struct fly_vmem *home, uint64_t limit);
+/* A block of size bytes aligned to align from lc (may be NULL: no cache)
+ * or from vm. */
+void *fly_large_alloc_os(struct fly_vmem *vm, fly_lcache_t *lc, size_t size, size_t align,
+                         bool zero);
+/* p's page is a large head (FLY_PC_LARGE) and p is page aligned.  It goes
+ * into lc (may be NULL) if it belongs to lc's arena and there is room,
+ * else back to its own arena. */
+void fly_large_free_os(fly_lcache_t *lc, void *p);
 size_t fly_large_usable(const void *p);
 /* Resizes in place (shrink, or grow into free pages after it). */
 bool fly_large_resize_inplace(void *p, size_t newsize);
-void fly_large_flush_thread(void);
-void fly_large_maintain_os(uint64_t now);
+/* Gives every block lc holds back to its arena. */
+void fly_large_flush_os(fly_lcache_t *lc);
 void fly_large_counts(fly_block_counts_t *out);
-
-void *fly_huge_alloc_os(size_t size, size_t align, bool zero);
-/* p is in a huge mapping (region map says so); panics on misuse. */
-void fly_huge_free_os(void *p, const char *fname);
-size_t fly_huge_usable(const void *p, const char *fname);
-void *fly_huge_realloc_os(void *p, size_t newsize);
-void fly_huge_maintain_os(uint64_t now, bool force);
-void fly_huge_counts(fly_block_counts_t *out);
-/* When the OS refuses a mapping: unmaps cached huge mappings and empty
- * regions; true if anything was released, so a retry may succeed. */
-bool fly_release_address_space_os(void);
-void fly_huge_lock_all(void);
-void fly_huge_unlock_all(bool child);
 
 #endif

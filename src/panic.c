@@ -9,7 +9,6 @@
 #include "common.h"
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 size_t fly_fmt_u64(char *buf, uint64_t v)
@@ -95,11 +94,4 @@ void fly_warn(const char *msg)
     n = append(buf, n, sizeof(buf) - 1, msg);
     buf[n++] = '\n';
     fly_write_all(2, buf, n);
-}
-
-uint64_t fly_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

@@ -2,10 +2,13 @@
  * policy.h: every tunable of the slab and magazine layers, in one place.
  *
  * A policy is a parameter vector over the one engine (DESIGN, meta-allocator):
- * the class set, magazine sizing, burst size, depot bounds and decay.  The
- * active policy is fixed at initialization (environment, later a profile);
- * the numbers each thread's fast path needs are copied into its cache when
- * the cache is made, so the fast path's code never changes with the policy.
+ * the class set, magazine sizing, burst size, depot bounds and decay.  Each
+ * heap (heap.h) holds its own copy, frozen when the heap is made; the class
+ * set is process-wide (the default heap's), the rest may differ per heap.
+ * The numbers a thread's fast path needs are copied into its cache's bins,
+ * so the fast path's code never changes with the policy.  Two values can be
+ * changed at run time through fly_ctl (opt.decay_ms, opt.tcache_bytes);
+ * they live in the heap beside the frozen policy.
  */
 #ifndef FLY_POLICY_H
 #define FLY_POLICY_H
@@ -23,7 +26,6 @@ typedef struct fly_policy {
     uint32_t po_mag_min_rounds;           /* ... or this many rounds, if more */
     uint32_t po_burst_div;                /* a slab burst fills cap/div rounds */
     uint64_t po_depot_bytes;              /* per class; beyond it, back to zones */
-    uint32_t po_zone_spares;              /* empty zones a class keeps back */
     uint64_t po_decay_ms;                 /* idle time before purging dirty pages */
     uint32_t po_tick_events;              /* mallocs between maintenance ticks */
     uint64_t po_gc_interval_ms;           /* thread-cache and depot aging period */
@@ -31,7 +33,6 @@ typedef struct fly_policy {
     uint64_t po_huge_cache_bytes;         /* cached huge mappings */
 } fly_policy_t;
 
-extern fly_policy_t fly_policy;
 void fly_policy_defaults(fly_policy_t *po);
 
 #endif

@@ -67,6 +67,7 @@ typedef struct fly_span {
 #define FLY_ZONE_MAX_OBJS 4096
 typedef struct fly_zone {
     struct fly_zone *z_next, *z_prev;   /* class's list of partial zones */
+    struct fly_slab *z_slab;            /* the slab (so the heap) the zone belongs to */
     uint16_t z_class;
     uint16_t z_nobjs;
     uint16_t z_nfree;

@@ -21,10 +21,7 @@ typedef struct fly_class {
     uint32_t cl_size;
     uint32_t cl_zone_size;       /* power of two, >= FLY_ZONE_MIN */
     uint32_t cl_nobjs;           /* objects per zone */
-    uint32_t cl_mag_cap;         /* magazine capacity: a bin's rounds never exceed it */
-    uint64_t cl_depot_bytes;     /* the depot's bound: po_depot_bytes, or a magazine at cl_mag_cap */
-    uint32_t cl_mag_base;        /* a bin's starting capacity, its share of a quarter of the budget */
-    uint64_t cl_magic;           /* off / size == (off * cl_magic) >> 40 */
+    uint64_t cl_magic;           /* off / size == (off * cl_magic) >> CL_MAGIC_SHIFT */
     /* Object test, one multiply and one compare: off is the offset of one of
      * a zone's objects exactly when off * cl_divm mod 2^64 < cl_obj_bound.
      * Lemire, Kaser and Kurz ("Faster remainder by direct computation",
@@ -42,9 +39,14 @@ typedef struct fly_class {
 extern uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
 extern uint8_t fly_class_table_medium[FLY_SMALL_MAX / 128 + 1];
 extern fly_class_t fly_classes[FLY_MAX_CLASSES + 1];
-/* Sums of 2 * cl_mag_base * cl_size and of 2 * cl_mag_cap * cl_size: what a
- * thread's bins hold at their base, and at most. */
-extern uint64_t fly_mag_base_bytes, fly_mag_cap_bytes;
+/* Classes in use: 1..fly_nclasses (the class set is process-wide). */
+extern uint32_t fly_nclasses;
+
+/* cl_magic's scale: off < 2^24 (a zone of up to 16 MiB) times a magic
+ * below 2^40 / 16 + 1 stays below 2^64, and the quotient is exact for
+ * every off < 2^24 when the magic is floor(2^40 / size) + 1 (the error,
+ * off / 2^40 times at most one, stays below 1 / size). */
+#define CL_MAGIC_SHIFT 40
 
 /* Sizes up to FLY_SMALL_MAX; classes above FLY_FAST_MAX are multiples of 128. */
 FLY_INLINE unsigned fly_class_of(size_t size)
@@ -57,7 +59,7 @@ FLY_INLINE unsigned fly_class_of(size_t size)
 /* Index of the object at offset off of its zone. */
 FLY_INLINE uint32_t fly_class_index(const fly_class_t *cl, uint64_t off)
 {
-    return (uint32_t)((off * cl->cl_magic) >> 40);
+    return (uint32_t)((off * cl->cl_magic) >> CL_MAGIC_SHIFT);
 }
 
 /* True when off (< 2^32) is the offset of an object of the class within its

@@ -16,27 +16,33 @@
  * unlinked under the lock and handed back to vmem after unlocking, as dirty
  * pages: no madvise here; vmem purges it only after it stays idle.
  *
- * Burst-freeing zones (nmalloc freed empty zones in bursts, keeping some
- * back) is a policy knob, po_zone_spares: the number of empty zones a class
- * keeps before releasing more to vmem.  Measured (larson, medians of 5, in
- * Mops/s: 72.6 with 0 spares, 78.1 with 1, 78.3 with 2, 75.6 with 4, against
- * a run-to-run spread of 58-83; memory returned after a mass free: 1.437,
- * 1.448, 1.459, 1.481 x live bytes), spares buy nothing measurable and keep
- * memory resident, so the default is 0: vmem already keeps released zones
- * dirty, and a new zone is a bitmap search away.  Spares are shed whenever
- * the depot reap finds the class idle.
- *
  * Partial zones form one list per class; a zone that gains a free object is
  * pushed at the head, so fills reuse recently freed, cache-warm objects and
  * zones that only lose objects drain and empty.
+ *
+ * Several heaps each own a slab, and a thread may free another heap's
+ * object into its own cache.  Each zone names its slab (z_slab), so
+ * whenever objects leave a cache for the zones, those of other slabs go
+ * back to their own zones, under their own class locks, one lock held at a
+ * time (fly_slab_keep_own_os); with one slab in the process that step looks
+ * at nothing.
  */
 #include "slab.h"
-#include "policy.h"
-#include "stats.h"
+#include "usage.h"
 #include "vmem.h"
 #include <string.h>
 
-fly_slab_class_t fly_slab_classes[FLY_MAX_CLASSES + 1];
+/* Slabs made so far (atomic): above one, cached objects may be foreign. */
+static uint32_t slab_count;
+
+void fly_slab_init(fly_slab_t *sl, fly_vmem_t *vm)
+{
+    memset(sl, 0, sizeof(*sl));
+    for (unsigned c = 0; c <= FLY_MAX_CLASSES; c++)
+        sl->sl_class[c].sc_lock = (fly_lock_t)FLY_LOCK_INITIALIZER;
+    sl->sl_vmem = vm;
+    __atomic_fetch_add(&slab_count, 1, __ATOMIC_RELAXED);
+}
 
 static void *zone_base(fly_zone_t *z)
 {
@@ -65,17 +71,18 @@ static void partial_unlink(fly_slab_class_t *sc, fly_zone_t *z)
 }
 
 /* Maps a fresh zone for class c and initializes it; no lock held. */
-static fly_zone_t *zone_create_os(unsigned c)
+static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
 {
     const fly_class_t *cl = &fly_classes[c];
     size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
     bool zeroed;
-    void *base = fly_vmem_alloc_os(&fly_vmem_main, pages, pages, &zeroed);
+    void *base = fly_vmem_alloc_os(sl->sl_vmem, pages, pages, &zeroed);
     if (base == NULL)
         return NULL;
     fly_region_t *r = fly_region_of(base);
     fly_zone_t *z = fly_zone_slot(r, base);
     z->z_next = z->z_prev = NULL;
+    z->z_slab = sl;
     z->z_class = (uint16_t)c;
     z->z_nobjs = (uint16_t)cl->cl_nobjs;
     z->z_nfree = (uint16_t)cl->cl_nobjs;
@@ -98,13 +105,14 @@ void fly_slab_release_os(fly_zone_t *empty)
         const fly_class_t *cl = &fly_classes[empty->z_class];
         size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
         memset(&fly_region_of(base)->r_pageclass[fly_page_index(base)], FLY_PC_NONE, pages);
-        fly_vmem_free_os(&fly_vmem_main, base, pages);
+        fly_vmem_free_os(empty->z_slab->sl_vmem, base, pages);
         empty = next;
     }
 }
 
-unsigned fly_slab_take_locked(fly_slab_class_t *sc, unsigned c, void **dst, unsigned want)
+unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
 {
+    fly_slab_class_t *sc = &sl->sl_class[c];
     const uint32_t size = fly_classes[c].cl_size;
     unsigned got = 0;
     while (got < want && sc->sc_partial) {
@@ -130,32 +138,25 @@ unsigned fly_slab_take_locked(fly_slab_class_t *sc, unsigned c, void **dst, unsi
             partial_unlink(sc, z);
     }
     sc->sc_objs_out += got;
-    fly_stats_note_out((int64_t)got * size);
+    fly_usage_note((int64_t)got * size);
     return got;
 }
 
-unsigned fly_slab_fill_os(unsigned c, void **dst, unsigned want)
+unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
 {
-    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_slab_class_t *sc = &sl->sl_class[c];
     fly_lock(&sc->sc_lock);
-    unsigned got = fly_slab_take_locked(sc, c, dst, want);
-    while (got < want && sc->sc_spare) {
-        fly_zone_t *z = sc->sc_spare;
-        sc->sc_spare = z->z_next;
-        sc->sc_nspare--;
-        partial_push(sc, z);
-        got += fly_slab_take_locked(sc, c, dst + got, want - got);
-    }
+    unsigned got = fly_slab_take_locked(sl, c, dst, want);
     while (got < want) {
         fly_unlock(&sc->sc_lock);
-        fly_zone_t *z = zone_create_os(c);
+        fly_zone_t *z = zone_create_os(sl, c);
         fly_lock(&sc->sc_lock);
         if (z == NULL)
             break;
         sc->sc_nzones++;
         sc->sc_zone_creates++;
         partial_push(sc, z);
-        got += fly_slab_take_locked(sc, c, dst + got, want - got);
+        got += fly_slab_take_locked(sl, c, dst + got, want - got);
     }
     sc->sc_bursts++;
     fly_unlock(&sc->sc_lock);
@@ -183,9 +184,17 @@ bool fly_slab_valid(const void *p, unsigned c)
     return bad_free_reason(p, c, &z, &idx) == NULL;
 }
 
-void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, unsigned n,
+fly_slab_t *fly_slab_of(const void *p)
+{
+    const fly_class_t *cl = &fly_classes[fly_region_of(p)->r_pageclass[fly_page_index(p)]];
+    void *base = (void *)((uintptr_t)p & ~((uintptr_t)cl->cl_zone_size - 1));
+    return fly_zone_slot(fly_region_of(p), base)->z_slab;
+}
+
+void fly_slab_put_locked(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n,
                          fly_zone_t **empty)
 {
+    fly_slab_class_t *sc = &sl->sl_class[c];
     for (unsigned i = 0; i < n; i++) {
         fly_zone_t *z;
         uint32_t idx;
@@ -194,6 +203,7 @@ void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, un
             bad = "double free";
         if (bad)
             fly_panic_ptr("free", bad, objs[i]);
+        FLY_ASSERT(z->z_slab == sl);
         z->z_freemap[idx / 64] |= 1ull << (idx % 64);
         if (idx / 64 < z->z_hint)
             z->z_hint = (uint16_t)(idx / 64);
@@ -201,12 +211,6 @@ void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, un
             partial_push(sc, z);
         if (z->z_nfree == z->z_nobjs) {
             partial_unlink(sc, z);
-            if (sc->sc_nspare < fly_policy.po_zone_spares) {
-                z->z_next = sc->sc_spare;
-                sc->sc_spare = z;
-                sc->sc_nspare++;
-                continue;
-            }
             sc->sc_nzones--;
             sc->sc_zone_releases++;
             z->z_next = *empty;
@@ -214,28 +218,72 @@ void fly_slab_put_locked(fly_slab_class_t *sc, unsigned c, void *const *objs, un
         }
     }
     sc->sc_objs_out -= n;
-    fly_stats_note_out(-(int64_t)n * fly_classes[c].cl_size);
+    fly_usage_note(-(int64_t)n * fly_classes[c].cl_size);
 }
 
-void fly_slab_shed_spares_locked(fly_slab_class_t *sc, fly_zone_t **empty)
+/* Puts n objects of sl's own zones back: lock, put, unlock, release. */
+static void put_own_os(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
 {
-    while (sc->sc_spare) {
-        fly_zone_t *z = sc->sc_spare;
-        sc->sc_spare = z->z_next;
-        sc->sc_nspare--;
-        sc->sc_nzones--;
-        sc->sc_zone_releases++;
-        z->z_next = *empty;
-        *empty = z;
+    fly_zone_t *empty = NULL;
+    fly_lock(&sl->sl_class[c].sc_lock);
+    fly_slab_put_locked(sl, c, objs, n, &empty);
+    fly_unlock(&sl->sl_class[c].sc_lock);
+    fly_slab_release_os(empty);
+}
+
+unsigned fly_slab_keep_own_os(fly_slab_t *sl, unsigned c, void **objs, unsigned n)
+{
+    if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1))
+        return n;
+    unsigned own = 0;
+    for (unsigned i = 0; i < n; i++) {
+        void *p = objs[i];
+        fly_zone_t *z;
+        uint32_t idx;
+        const char *bad = bad_free_reason(p, c, &z, &idx);
+        if (bad)
+            fly_panic_ptr("free", bad, p);
+        fly_slab_t *home = z->z_slab;
+        if (home == sl)
+            objs[own++] = p;
+        else
+            put_own_os(home, c, &p, 1);
+    }
+    return own;
+}
+
+void fly_slab_put_os(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
+{
+    if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1)) {
+        put_own_os(sl, c, objs, n);
+        return;
+    }
+    /* The caller's array is left as it was: foreign objects are sorted out
+     * in batches on the stack. */
+    void *batch[64];
+    while (n) {
+        unsigned k = FLY_MIN(n, 64u);
+        memcpy(batch, objs, k * sizeof(void *));
+        unsigned own = fly_slab_keep_own_os(sl, c, batch, k);
+        if (own)
+            put_own_os(sl, c, batch, own);
+        objs += k;
+        n -= k;
     }
 }
 
-void fly_slab_put_os(unsigned c, void *const *objs, unsigned n)
+void fly_slab_lock_all(fly_slab_t *sl)
 {
-    fly_slab_class_t *sc = &fly_slab_classes[c];
-    fly_zone_t *empty = NULL;
-    fly_lock(&sc->sc_lock);
-    fly_slab_put_locked(sc, c, objs, n, &empty);
-    fly_unlock(&sc->sc_lock);
-    fly_slab_release_os(empty);
+    for (unsigned c = 1; c <= FLY_MAX_CLASSES; c++)
+        fly_lock(&sl->sl_class[c].sc_lock);
+}
+
+void fly_slab_unlock_all(fly_slab_t *sl, bool child)
+{
+    for (unsigned c = 1; c <= FLY_MAX_CLASSES; c++) {
+        if (child)
+            fly_lock_reinit(&sl->sl_class[c].sc_lock);
+        else
+            fly_unlock(&sl->sl_class[c].sc_lock);
+    }
 }

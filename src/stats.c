@@ -15,27 +15,17 @@
  * contents.  Printing builds text in a stack buffer: no stdio.
  */
 #include "stats.h"
+#include "heap.h"
+#include "huge.h"
 #include "init.h"
 #include "large.h"
 #include "meta.h"
 #include "os.h"
-#include "slab.h"
 #include "tcache.h"
-#include "vmem.h"
+#include "usage.h"
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
-static int64_t stats_out_bytes, stats_peak_bytes;     /* atomic */
-
-void fly_stats_note_out(int64_t delta)
-{
-    int64_t now = __atomic_add_fetch(&stats_out_bytes, delta, __ATOMIC_RELAXED);
-    int64_t peak = __atomic_load_n(&stats_peak_bytes, __ATOMIC_RELAXED);
-    while (now > peak && !__atomic_compare_exchange_n(&stats_peak_bytes, &peak, now, true,
-                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
-}
 
 /* The process's resident set, from /proc/self/statm (no allocation). */
 static uint64_t resident_bytes(void)
@@ -58,21 +48,33 @@ static uint64_t resident_bytes(void)
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Adds class c's slab and depot figures of heap h to cs, and returns the
+ * objects its depot holds. */
+static uint64_t add_heap_class(fly_heap_t *h, unsigned c, fly_class_stats_t *cs, uint64_t *out)
+{
+    fly_slab_class_t *sc = &h->hp_slab.sl_class[c];
+    const fly_depot_class_t *dc = &h->hp_depot.dp_class[c];
+    fly_lock(&sc->sc_lock);
+    *out += sc->sc_objs_out;
+    uint64_t depot = dc->dc_full_rounds;
+    cs->cs_bursts += sc->sc_bursts;
+    cs->cs_exchanges += dc->dc_exchanges;
+    cs->cs_contended += dc->dc_contended;
+    cs->cs_zones += sc->sc_nzones;
+    fly_unlock(&sc->sc_lock);
+    return depot;
+}
+
 static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
 {
-    st->st_nclasses = fly_policy.po_nclasses;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+    st->st_nclasses = fly_nclasses;
+    uint32_t nheaps = fly_heap_count();
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
         const fly_class_t *cl = &fly_classes[c];
-        fly_slab_class_t *sc = &fly_slab_classes[c];
         fly_class_stats_t *cs = &st->st_class[c - 1];
-        fly_lock(&sc->sc_lock);
-        uint64_t out = sc->sc_objs_out;
-        uint64_t cached = tcc->cached[c] + sc->sc_full_rounds;
-        cs->cs_bursts = sc->sc_bursts;
-        cs->cs_exchanges = sc->sc_exchanges;
-        cs->cs_contended = sc->sc_contended;
-        cs->cs_zones = sc->sc_nzones;
-        fly_unlock(&sc->sc_lock);
+        uint64_t out = 0, cached = tcc->cached[c];
+        for (uint32_t i = 0; i < nheaps; i++)
+            cached += add_heap_class(fly_heap_at(i), c, cs, &out);
         cs->cs_size = cl->cl_size;
         cs->cs_cached = FLY_MIN(cached, out);
         cs->cs_live = out - cs->cs_cached;
@@ -100,6 +102,41 @@ static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
     }
 }
 
+uint32_t fly_stats_heaps(void)
+{
+    return fly_initialized ? fly_heap_count() : 0;
+}
+
+int fly_stats_heap(uint32_t i, fly_heap_stats_t *hs)
+{
+    memset(hs, 0, sizeof(*hs));
+    if (i >= fly_stats_heaps())
+        return -1;
+    fly_heap_t *h = fly_heap_at(i);
+    fly_tcache_counts_t tcc;
+    memset(&tcc, 0, sizeof(tcc));
+    fly_tcache_counts(h, &tcc);
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
+        fly_class_stats_t cs;
+        memset(&cs, 0, sizeof(cs));
+        uint64_t out = 0, cached = tcc.cached[c] + add_heap_class(h, c, &cs, &out);
+        cached = FLY_MIN(cached, out);
+        hs->hs_small_bytes += (out - cached) * fly_classes[c].cl_size;
+        hs->hs_cached_bytes += cached * fly_classes[c].cl_size;
+        hs->hs_zone_bytes += cs.cs_zones * fly_classes[c].cl_zone_size;
+    }
+    fly_vmem_stats_t vs;
+    fly_vmem_stats(h->hp_vmem, &vs);
+    hs->hs_used_bytes = vs.vs_used_bytes;
+    hs->hs_dirty_bytes = vs.vs_dirty_bytes;
+    hs->hs_cold_bytes = vs.vs_cold_bytes;
+    hs->hs_mapped_bytes = vs.vs_mapped_bytes;
+    hs->hs_purges = vs.vs_purges;
+    hs->hs_purged_bytes = vs.vs_purged_bytes;
+    hs->hs_reaps = __atomic_load_n(&h->hp_reaps, __ATOMIC_RELAXED);
+    return 0;
+}
+
 static void add_blocks(fly_stats_t *st, const fly_block_counts_t *bc)
 {
     st->st_nmalloc += bc->bc_nalloc;
@@ -121,7 +158,7 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
         return 0;
     fly_tcache_counts_t tcc;
     memset(&tcc, 0, sizeof(tcc));
-    fly_tcache_counts(&tcc);
+    fly_tcache_counts(NULL, &tcc);
     class_stats(st, &tcc);
 
     fly_block_counts_t large, huge;
@@ -133,16 +170,17 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     st->st_huge_bytes = huge.bc_live_bytes;
     st->st_huge_blocks = huge.bc_nlive;
     st->st_live_bytes = st->st_small_bytes + st->st_large_bytes + st->st_huge_bytes;
-    int64_t peak = __atomic_load_n(&stats_peak_bytes, __ATOMIC_RELAXED);
-    st->st_peak_bytes = FLY_MAX((uint64_t)(peak > 0 ? peak : 0), st->st_live_bytes);
+    st->st_peak_bytes = FLY_MAX(fly_usage_peak(), st->st_live_bytes);
 
-    fly_vmem_stats_t vs;
-    fly_vmem_stats(&fly_vmem_main, &vs);
-    st->st_dirty_bytes = vs.vs_dirty_bytes;
-    st->st_cold_bytes = vs.vs_cold_bytes;
-    st->st_purges = vs.vs_purges;
-    st->st_purged_bytes = vs.vs_purged_bytes;
-    st->st_coalesces = vs.vs_coalesces;
+    for (uint32_t i = 0; i < fly_heap_count(); i++) {
+        fly_vmem_stats_t vs;
+        fly_vmem_stats(fly_heap_at(i)->hp_vmem, &vs);
+        st->st_dirty_bytes += vs.vs_dirty_bytes;
+        st->st_cold_bytes += vs.vs_cold_bytes;
+        st->st_purges += vs.vs_purges;
+        st->st_purged_bytes += vs.vs_purged_bytes;
+        st->st_coalesces += vs.vs_coalesces;
+    }
     st->st_meta_bytes = fly_meta_bytes();
 
     fly_os_counters_t oc;
@@ -159,57 +197,6 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     return 0;
 }
 
-void fly_text_flush(fly_text_t *t)
-{
-    if (t->tx_fd >= 0 && t->tx_len) {
-        fly_write_all(t->tx_fd, t->tx_buf, t->tx_len);
-        t->tx_len = 0;
-    }
-}
-
-void fly_text_put(fly_text_t *t, const char *s)
-{
-    size_t n = strlen(s);
-    while (n) {
-        if (t->tx_len == t->tx_cap) {
-            if (t->tx_fd < 0)
-                return;
-            fly_text_flush(t);
-        }
-        size_t k = FLY_MIN(n, t->tx_cap - t->tx_len);
-        memcpy(t->tx_buf + t->tx_len, s, k);
-        t->tx_len += k;
-        s += k;
-        n -= k;
-    }
-}
-
-void fly_text_u64(fly_text_t *t, uint64_t v)
-{
-    char num[24];
-    num[fly_fmt_u64(num, v)] = '\0';
-    fly_text_put(t, num);
-}
-
-void fly_text_bytes(fly_text_t *t, uint64_t v)
-{
-    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    unsigned u = 0;
-    uint64_t tenths = 0;
-    while (u < 4 && v >= 1024) {
-        tenths = (v % 1024) * 10 / 1024;
-        v /= 1024;
-        u++;
-    }
-    fly_text_u64(t, v);
-    if (u > 0) {
-        char frac[3] = { '.', (char)('0' + tenths), '\0' };
-        fly_text_put(t, frac);
-    }
-    fly_text_put(t, " ");
-    fly_text_put(t, unit[u]);
-}
-
 static void print_json(fly_text_t *t, const fly_stats_t *st)
 {
     const char *sep = "{";
@@ -224,6 +211,17 @@ static void print_json(fly_text_t *t, const fly_stats_t *st)
 #define X(name, field) fly_text_put(t, sep); fly_text_put(t, "\"" #name "\": "); \
     fly_text_u64(t, cs->field); sep = ", ";
         FLY_CLASS_STATS_FIELDS(X)
+#undef X
+        fly_text_put(t, "}");
+    }
+    fly_text_put(t, "], \"heaps\": [");
+    for (uint32_t i = 0; i < fly_stats_heaps(); i++) {
+        fly_heap_stats_t hs;
+        fly_stats_heap(i, &hs);
+        sep = i ? ", {" : "{";
+#define X(name, field) fly_text_put(t, sep); fly_text_put(t, "\"" #name "\": "); \
+    fly_text_u64(t, hs.field); sep = ", ";
+        FLY_HEAP_STATS_FIELDS(X)
 #undef X
         fly_text_put(t, "}");
     }
@@ -275,6 +273,17 @@ static void print_text(fly_text_t *t, const fly_stats_t *st)
         put_col(t, cs->cs_nmalloc ? cs->cs_misses * 100 / cs->cs_nmalloc : 0, 7);
         put_col(t, cs->cs_zones, 8);
         put_col(t, cs->cs_capacity ? (cs->cs_live + cs->cs_cached) * 100 / cs->cs_capacity : 0, 7);
+        fly_text_put(t, "\n");
+    }
+    /* With more than one heap, a line each (the totals above cover all). */
+    for (uint32_t i = 0; fly_stats_heaps() > 1 && i < fly_stats_heaps(); i++) {
+        fly_heap_stats_t hs;
+        fly_stats_heap(i, &hs);
+        fly_text_put(t, "flymalloc: heap ");
+        fly_text_u64(t, i);
+#define X(name, field) fly_text_put(t, " " #name " "); fly_text_u64(t, hs.field);
+        FLY_HEAP_STATS_FIELDS(X)
+#undef X
         fly_text_put(t, "\n");
     }
     char summary[1024];

@@ -8,9 +8,7 @@
 
 #include "flymalloc.h"
 #include "common.h"
-
-/* Slab bytes handed out (to caches or the program), and their peak. */
-void fly_stats_note_out(int64_t delta_bytes);
+#include "text.h"
 
 /* Every summary figure once: its name (JSON, fly_ctl "stats.NAME") and
  * the fly_stats_t field. */
@@ -67,6 +65,36 @@ void fly_stats_note_out(int64_t delta_bytes);
     X(zone_bytes, cs_zone_bytes)                          \
     X(capacity, cs_capacity)
 
+/* One heap's figures (heap.h): fly_ctl "stats.heaps.N.NAME" (N from 0,
+ * the default heap) and the JSON's "heaps" list.  Objects cached by a
+ * thread count with the heap the thread is on. */
+typedef struct fly_heap_stats {
+    uint64_t hs_small_bytes;     /* live slab objects from the heap's zones */
+    uint64_t hs_cached_bytes;    /* free objects in its depot and its threads' caches */
+    uint64_t hs_zone_bytes;      /* its zones */
+    uint64_t hs_used_bytes;      /* pages its arena has handed out (zones and large blocks) */
+    uint64_t hs_dirty_bytes, hs_cold_bytes, hs_mapped_bytes;
+    uint64_t hs_purges, hs_purged_bytes;
+    uint64_t hs_reaps;           /* maintenance passes that reaped its depot */
+} fly_heap_stats_t;
+
+#define FLY_HEAP_STATS_FIELDS(X)                          \
+    X(small_bytes, hs_small_bytes)                        \
+    X(cached_bytes, hs_cached_bytes)                      \
+    X(zone_bytes, hs_zone_bytes)                          \
+    X(used_bytes, hs_used_bytes)                          \
+    X(dirty_bytes, hs_dirty_bytes)                        \
+    X(cold_bytes, hs_cold_bytes)                          \
+    X(mapped_bytes, hs_mapped_bytes)                      \
+    X(purges, hs_purges)                                  \
+    X(purged_bytes, hs_purged_bytes)                      \
+    X(reaps, hs_reaps)
+
+/* Heaps there are now. */
+uint32_t fly_stats_heaps(void);
+/* Heap i's figures; -1 if there is no heap i. */
+int fly_stats_heap(uint32_t i, fly_heap_stats_t *hs);
+
 /* Fragmentation, from one fly_stats_t (frag.c).  Bytes throughout. */
 typedef struct fly_frag {
     uint64_t fr_held;            /* everything flymalloc keeps resident-capable */
@@ -98,18 +126,5 @@ typedef struct fly_frag {
 void fly_frag_compute(const fly_stats_t *st, fly_frag_t *fr);
 /* The plain-words summary into buf (NUL-terminated); returns its length. */
 size_t fly_frag_summary(const fly_stats_t *st, char *buf, size_t len);
-
-/* Text built in a caller's buffer (no stdio, no allocation): when full it
- * is written to tx_fd, or, with tx_fd < 0, the rest is cut off. */
-typedef struct fly_text {
-    char *tx_buf;
-    size_t tx_len, tx_cap;
-    int tx_fd;
-} fly_text_t;
-void fly_text_flush(fly_text_t *t);
-void fly_text_put(fly_text_t *t, const char *s);
-void fly_text_u64(fly_text_t *t, uint64_t v);
-/* "12.3 MiB", "512 B" */
-void fly_text_bytes(fly_text_t *t, uint64_t v);
 
 #endif

@@ -41,8 +41,9 @@
  *    po_gc_interval_ms has passed, each bin that saw no allocation and no
  *    slow-path visit since the last pass gives its previous magazine and
  *    half its loaded rounds back to the zones, so a class the thread stopped using drains in
- *    a few intervals; the tick also runs the depot reap and vmem's purge
- *    when they are due.  No background thread is involved.
+ *    a few intervals; the tick then calls the maintenance layer
+ *    (maintain.c), which reaps depots and purges arenas when they are due.
+ *    No background thread is involved.
  * 4. Frees from other threads need no atomics: an object simply enters the
  *    freeing thread's magazine (zones are shared, so no owner is needed),
  *    except a thread's first free of a class, which goes back to the zone
@@ -50,18 +51,20 @@
  * 5. Thread exit (pthread key destructor) drains the cache to the zones and
  *    leaves the thread on fly_tcache_dead, which serves any later request
  *    straight from the zones.
+ * 6. Heaps.  A cache takes magazines from, and gives them back to, its
+ *    heap's depot (tc_heap); fly_tcache_attach_os moves a thread to another
+ *    heap.  An object of another heap freed here enters this cache like any
+ *    other; when it leaves for a depot or the zones, the slab layer sends it
+ *    back to its own heap's zones (slab.c).
  *
  * Registry: every live cache is on one list (for statistics and fork) under
  * tc_registry_lock; caches of exited threads are kept on a free list for reuse.
  */
 #include "tcache.h"
 #include "depot.h"
-#include "init.h"
-#include "large.h"
+#include "maintain.h"
 #include "meta.h"
-#include "policy.h"
-#include "trace.h"
-#include "vmem.h"
+#include "trace_hook.h"
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -77,9 +80,6 @@ static fly_lock_t tc_registry_lock = FLY_LOCK_INITIALIZER;
 static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock */
 /* Counters of exited threads, forgotten caches and uncached mallocs (atomic). */
 static fly_tcache_counts_t tc_retired;
-static uint64_t tc_next_reap;                    /* atomic, ms */
-uint64_t fly_epoch_ms;                           /* atomic */
-uint64_t fly_tcache_budget;                      /* atomic, opt.tcache_bytes */
 extern pthread_key_t fly_thread_key;
 static void tcache_gc_os(fly_tcache_t *tc);
 static void retire_counts(const fly_tcache_t *tc);
@@ -103,7 +103,39 @@ static void registry_remove(fly_tcache_t *tc)
         tc->tc_next->tc_prev = tc->tc_prev;
 }
 
-static fly_tcache_t *tcache_create_os(void)
+/* The depot class c's magazines come from, for cache tc. */
+static fly_depot_class_t *depot_class(const fly_tcache_t *tc, unsigned c)
+{
+    return &tc->tc_heap->hp_depot.dp_class[c];
+}
+
+static fly_depot_t *depot_of(const fly_tcache_t *tc)
+{
+    return &tc->tc_heap->hp_depot;
+}
+
+static uint64_t budget_of(const fly_tcache_t *tc)
+{
+    return __atomic_load_n(&tc->tc_heap->hp_tcache_budget, __ATOMIC_RELAXED);
+}
+
+/* Every bin not set up, the cache on heap h, its tick and aging clock
+ * started. */
+static void tcache_reset(fly_tcache_t *tc, fly_heap_t *h)
+{
+    for (unsigned pc = 0; pc < FLY_PC_COUNT; pc++)
+        tc->tc_bins[pc] = (fly_tcbin_t)FLY_TCBIN_NONE;
+    memset(tc->tc_last_trip, FLY_TRIP_NONE, sizeof(tc->tc_last_trip));
+    memset(tc->tc_activity, 0, sizeof(tc->tc_activity));
+    memset(tc->tc_activity_seen, 0, sizeof(tc->tc_activity_seen));
+    FLY_SET(tc->tc_heap, h);
+    tc->tc_cap_bytes = h->hp_depot.dp_mag_base_bytes;
+    tc->tc_ticks = h->hp_policy.po_tick_events;
+    tc->tc_next_gc = fly_now_ms() + h->hp_policy.po_gc_interval_ms;
+    fly_lcache_init(&tc->tc_lcache, h->hp_vmem, h->hp_policy.po_large_cache_bytes);
+}
+
+static fly_tcache_t *tcache_create_os(fly_heap_t *h)
 {
     fly_lock(&tc_registry_lock);
     fly_tcache_t *tc = tc_free;
@@ -116,12 +148,8 @@ static fly_tcache_t *tcache_create_os(void)
             return NULL;
     }
     memset(tc, 0, sizeof(*tc));
-    for (unsigned pc = 0; pc < FLY_PC_COUNT; pc++)
-        tc->tc_bins[pc] = (fly_tcbin_t)FLY_TCBIN_NONE;
-    tc->tc_cap_bytes = fly_mag_base_bytes;
+    tcache_reset(tc, h);
     tc->tc_state = FLY_TC_LIVE;
-    tc->tc_ticks = fly_policy.po_tick_events;
-    tc->tc_next_gc = fly_now_ms() + fly_policy.po_gc_interval_ms;
     fly_lock(&tc_registry_lock);
     registry_insert(tc);
     fly_unlock(&tc_registry_lock);
@@ -174,7 +202,7 @@ static fly_mag_t *unload_free(fly_tcbin_t *b)
  * base: every class's base is reserved, and growth shares the rest. */
 static void bin_set_cap(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c, uint32_t cap)
 {
-    uint32_t old = FLY_MAX(b->tb_cap, fly_classes[c].cl_mag_base);
+    uint32_t old = FLY_MAX(b->tb_cap, depot_class(tc, c)->dc_mag_base);
     tc->tc_cap_bytes += 2ull * cap * fly_classes[c].cl_size;
     tc->tc_cap_bytes -= 2ull * old * fly_classes[c].cl_size;
     fly_mag_t *prev = fly_tcbin_prev(b);
@@ -196,20 +224,20 @@ static void bin_grow(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c, uint8_t trip)
     tc->tc_last_trip[c] = trip;
     if (last == trip || last == FLY_TRIP_NONE)
         return;
-    uint32_t cap = FLY_MIN(2 * b->tb_cap, fly_classes[c].cl_mag_cap);
+    uint32_t cap = FLY_MIN(2 * b->tb_cap, depot_class(tc, c)->dc_mag_cap);
     uint64_t more = 2ull * (cap - b->tb_cap) * fly_classes[c].cl_size;
-    if (more && tc->tc_cap_bytes + more <= __atomic_load_n(&fly_tcache_budget, __ATOMIC_RELAXED))
+    if (more && tc->tc_cap_bytes + more <= budget_of(tc))
         bin_set_cap(tc, b, c, cap);
 }
 
 /* First use of class c in this thread: get its two magazines. */
 static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
-    fly_mag_t *loaded = fly_depot_empty_mag_os(c);
-    fly_mag_t *prev = loaded ? fly_depot_empty_mag_os(c) : NULL;
+    fly_mag_t *loaded = fly_depot_empty_mag_os(depot_of(tc), c);
+    fly_mag_t *prev = loaded ? fly_depot_empty_mag_os(depot_of(tc), c) : NULL;
     if (prev == NULL) {
         if (loaded)
-            fly_depot_return_empty(c, loaded);
+            fly_depot_return_empty(depot_of(tc), c, loaded);
         return false;
     }
     const fly_class_t *cl = &fly_classes[c];
@@ -217,7 +245,7 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     b->tb_zmask = cl->cl_zone_size - 1;
     load_alloc(tc, c, loaded, 0);
     load_free(b, prev, 0);                      /* at capacity 0 */
-    bin_set_cap(tc, b, c, cl->cl_mag_base);
+    bin_set_cap(tc, b, c, depot_class(tc, c)->dc_mag_base);
     b->tb_obj_bound = cl->cl_obj_bound;         /* last: frees may now pass the check */
     return true;
 }
@@ -246,8 +274,8 @@ static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     }
     FLY_SET(tc->tc_misses[c], tc->tc_misses[c] + 1);
     bin_grow(tc, b, c, FLY_TRIP_REFILL);
-    unsigned burst = FLY_MAX(1u, b->tb_cap / fly_policy.po_burst_div);
-    fly_mag_t *m = fly_depot_refill_os(c, unload_alloc(tc, c), burst);
+    unsigned burst = FLY_MAX(1u, b->tb_cap / tc->tc_heap->hp_policy.po_burst_div);
+    fly_mag_t *m = fly_depot_refill_os(depot_of(tc), c, unload_alloc(tc, c), burst);
     load_alloc(tc, c, m, m->m_rounds);
     return m->m_rounds != 0;
 }
@@ -263,16 +291,18 @@ static void bin_spill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     bin_grow(tc, b, c, FLY_TRIP_SPILL);
     if (b->tb_ftop < b->tb_flimit)              /* the capacity grew */
         return;
-    load_free(b, fly_depot_exchange_full_os(c, unload_free(b)), 0);
+    load_free(b, fly_depot_exchange_full_os(depot_of(tc), c, unload_free(b)), 0);
 }
 
-static void *uncached_malloc_os(size_t size, unsigned c)
+/* A thread without a cache (exiting, or none could be made) is served by
+ * the zones of the heap it was on. */
+static void *uncached_malloc_os(fly_tcache_t *tc, size_t size, unsigned c)
 {
     void *p;
     __atomic_fetch_add(&tc_retired.nmalloc[c], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&tc_retired.requested[c], size, __ATOMIC_RELAXED);
     __atomic_fetch_add(&tc_retired.misses[c], 1, __ATOMIC_RELAXED);
-    if (fly_slab_fill_os(c, &p, 1))
+    if (fly_slab_fill_os(&tc->tc_heap->hp_slab, c, &p, 1))
         return p;
     errno = ENOMEM;
     return NULL;
@@ -283,7 +313,7 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
     if (fly_unlikely(tc->tc_state != FLY_TC_LIVE)) {
-        if (tc->tc_state == FLY_TC_DEAD || (tc = tcache_create_os()) == NULL)
+        if (tc->tc_state == FLY_TC_DEAD || (tc = tcache_create_os(tc->tc_heap)) == NULL)
             return NULL;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];
@@ -296,16 +326,10 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 /* malloc found the loaded magazine empty (or the tick counter run out). */
 static FLY_NOINLINE void *malloc_slow_os(size_t size, unsigned c)
 {
-    if (fly_unlikely(!fly_initialized)) {
-        fly_init();
-        c = fly_class_of(size);
-    }
-    if (fly_trace_wanted())
-        return fly_traced_malloc(size);
     fly_trace_touch_shared();
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
-        return uncached_malloc_os(size, c);
+        return uncached_malloc_os(fly_tc, size, c);
     if (tc->tc_ticks <= 0)
         fly_tcache_tick(tc);
     FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
@@ -324,9 +348,8 @@ static FLY_NOINLINE void *malloc_slow_os(size_t size, unsigned c)
  * which leaves the thread's cache alone: it is done here without the
  * general path's checks and bookkeeping (random sizes, bench st-rand: 0.10
  * of mallocs swap, at about 120 instructions each before).  A bin not set
- * up, every bin of the static caches (empty, dead, traced) and the first
- * malloc before fly_init have no previous rounds; a due tick goes the long
- * way. */
+ * up and every bin of the static caches (empty, dead) have no previous
+ * rounds; a due tick goes the long way. */
 void *fly_tcache_malloc_slow(size_t size, unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
@@ -375,7 +398,7 @@ static FLY_NOINLINE void free_slow_os(void *p, unsigned c)
     bool handed_over = fly_tc->tc_state != FLY_TC_LIVE || fly_tc->tc_bins[c].tb_cap == 0;
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL || handed_over) {
-        fly_slab_put_os(c, &p, 1);
+        fly_slab_put_os(&fly_tc->tc_heap->hp_slab, c, &p, 1);
         return;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];
@@ -419,8 +442,8 @@ void fly_tcache_free_slow(void *p, unsigned c)
 static void bin_flush_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
     fly_mag_t *alloc = unload_alloc(tc, c), *prev = unload_free(b);
-    fly_depot_drain_mag_os(c, alloc);
-    fly_depot_drain_mag_os(c, prev);
+    fly_depot_drain_mag_os(depot_of(tc), c, alloc);
+    fly_depot_drain_mag_os(depot_of(tc), c, prev);
     load_alloc(tc, c, alloc, 0);
     load_free(b, prev, 0);
 }
@@ -437,7 +460,7 @@ void fly_tcache_flush(void)
     fly_tcache_t *tc = fly_tc;
     if (tc->tc_state != FLY_TC_LIVE)
         return;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
+    for (unsigned c = 1; c <= fly_nclasses; c++)
         if (tc->tc_bins[c].tb_cap)
             bin_flush_os(tc, &tc->tc_bins[c], c);
 }
@@ -445,7 +468,49 @@ void fly_tcache_flush(void)
 void fly_tcache_flush_thread(void)
 {
     fly_tcache_flush();
-    fly_large_flush_thread();
+    if (fly_tc->tc_state == FLY_TC_LIVE)
+        fly_large_flush_os(&fly_tc->tc_lcache);
+}
+
+/* Gives the magazines of every bin set up back to the depot as empties. */
+static void return_mags(fly_tcache_t *tc)
+{
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
+        fly_tcbin_t *b = &tc->tc_bins[c];
+        if (b->tb_cap == 0)
+            continue;
+        fly_mag_t *mags = tc->tc_loaded[c];
+        mags->m_next = fly_tcbin_prev(b);
+        mags->m_next->m_next = NULL;
+        fly_depot_return_empty(depot_of(tc), c, mags);
+    }
+}
+
+bool fly_tcache_attach_os(fly_heap_t *h)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (tc->tc_state == FLY_TC_LIVE) {
+        if (tc->tc_heap == h)
+            return true;
+        fly_tcache_flush_thread();
+        return_mags(tc);
+        /* Statistics read the bins under the registry lock.  The counters
+         * go with the retired ones: they count what the thread did on its
+         * old heap. */
+        fly_lock(&tc_registry_lock);
+        retire_counts(tc);
+        memset(tc->tc_misses, 0, sizeof(tc->tc_misses));
+        tcache_reset(tc, h);
+        fly_unlock(&tc_registry_lock);
+        return true;
+    }
+    if (tc->tc_state == FLY_TC_DEAD)
+        return false;
+    if (tcache_create_os(h) == NULL) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
 }
 
 /* opt.tcache_bytes was lowered: bins that grew go back to their base
@@ -454,14 +519,15 @@ void fly_tcache_flush_thread(void)
 static void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
 {
     uint64_t bytes = 0;
-    for (unsigned c = fly_policy.po_nclasses; c >= 1; c--) {
+    for (unsigned c = fly_nclasses; c >= 1; c--) {
         fly_tcbin_t *b = &tc->tc_bins[c];
-        if (b->tb_cap > fly_classes[c].cl_mag_base && tc->tc_cap_bytes > budget)
-            bin_set_cap(tc, b, c, fly_classes[c].cl_mag_base);
+        uint32_t base = depot_class(tc, c)->dc_mag_base;
+        if (b->tb_cap > base && tc->tc_cap_bytes > budget)
+            bin_set_cap(tc, b, c, base);
         if (b->tb_cap)
             bytes += bin_bytes(tc, c);
     }
-    for (unsigned c = fly_policy.po_nclasses; c >= 1 && bytes > budget; c--) {
+    for (unsigned c = fly_nclasses; c >= 1 && bytes > budget; c--) {
         fly_tcbin_t *b = &tc->tc_bins[c];
         if (b->tb_cap == 0)
             continue;
@@ -473,72 +539,52 @@ static void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
 /* Aging of one thread's cache: idle bins shed their rounds. */
 static void tcache_gc_os(fly_tcache_t *tc)
 {
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
         fly_tcbin_t *b = &tc->tc_bins[c];
         if (b->tb_cap == 0)
             continue;
         uint64_t activity = b->tb_nmalloc + tc->tc_activity[c];
         if (activity == tc->tc_activity_seen[c]) {
             fly_mag_t *prev = unload_free(b);
-            fly_depot_drain_mag_os(c, prev);
+            fly_depot_drain_mag_os(depot_of(tc), c, prev);
             load_free(b, prev, 0);
-            bin_set_cap(tc, b, c, fly_classes[c].cl_mag_base);
+            bin_set_cap(tc, b, c, depot_class(tc, c)->dc_mag_base);
             uint32_t rounds = fly_tcache_loaded_rounds(tc, c), keep = rounds / 2;
             if (rounds > keep) {
                 fly_mag_t *m = tc->tc_loaded[c];
-                fly_slab_put_os(c, m->m_objs + keep, rounds - keep);
+                fly_slab_put_os(&tc->tc_heap->hp_slab, c, m->m_objs + keep, rounds - keep);
                 load_alloc(tc, c, m, keep);
             }
         }
         tc->tc_activity_seen[c] = activity;
     }
-    fly_large_flush_thread();
+    fly_large_flush_os(&tc->tc_lcache);
 }
 
 
 void fly_tcache_tick(fly_tcache_t *tc)
 {
-    FLY_SET(tc->tc_ticks, (int64_t)fly_policy.po_tick_events);
+    const fly_policy_t *po = &tc->tc_heap->hp_policy;
+    FLY_SET(tc->tc_ticks, (int64_t)po->po_tick_events);
     uint64_t now = fly_now_ms();
-    __atomic_store_n(&fly_epoch_ms, now, __ATOMIC_RELAXED);
     if (now >= tc->tc_next_gc) {
-        tc->tc_next_gc = now + fly_policy.po_gc_interval_ms;
+        tc->tc_next_gc = now + po->po_gc_interval_ms;
         tcache_gc_os(tc);
     }
-    uint64_t budget = __atomic_load_n(&fly_tcache_budget, __ATOMIC_RELAXED);
-    if (fly_unlikely(budget < fly_policy.po_tcache_bytes || tc->tc_cap_bytes > budget))
+    uint64_t budget = budget_of(tc);
+    if (fly_unlikely(budget < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
         tcache_trim_os(tc, budget);
-    uint64_t reap = __atomic_load_n(&tc_next_reap, __ATOMIC_RELAXED);
-    if (now >= reap && __atomic_compare_exchange_n(&tc_next_reap, &reap,
-                                                   now + fly_policy.po_gc_interval_ms, false,
-                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-        /* Purge first: pages the reap is about to free are not idle yet. */
-        fly_vmem_purge_os(&fly_vmem_main, now, fly_decay_ms_setting(), false);
-        fly_depot_reap_os(false);
-        fly_large_maintain_os(now);
-    }
-    if (now >= __atomic_load_n(&fly_vmem_main.vm_next_purge, __ATOMIC_RELAXED))
-        fly_vmem_purge_os(&fly_vmem_main, now, fly_decay_ms_setting(), false);
+    fly_maintain_tick_os(now);
 }
 
-void fly_tcache_thread_exit(void *arg)
+bool fly_tcache_thread_exit(void *arg)
 {
     fly_tcache_t *tc = arg;
     if (tc == NULL || tc->tc_state != FLY_TC_LIVE)
-        return;
+        return false;
     fly_tc = tc;
-    fly_tcache_flush();
-    fly_large_flush_thread();
-    fly_mag_t *mags;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
-        fly_tcbin_t *b = &tc->tc_bins[c];
-        if (b->tb_cap == 0)
-            continue;
-        mags = tc->tc_loaded[c];
-        mags->m_next = fly_tcbin_prev(b);
-        mags->m_next->m_next = NULL;
-        fly_depot_return_empty(c, mags);
-    }
+    fly_tcache_flush_thread();
+    return_mags(tc);
     fly_tc = &fly_tcache_dead;
     fly_lock(&tc_registry_lock);
     retire_counts(tc);
@@ -547,8 +593,7 @@ void fly_tcache_thread_exit(void *arg)
     tc->tc_next = tc_free;
     tc_free = tc;
     fly_unlock(&tc_registry_lock);
-    if (fly_trace_on)
-        fly_trace_thread_exit();
+    return true;
 }
 
 /* Rounds another thread's bin c caches: its owner may be changing the
@@ -557,7 +602,7 @@ void fly_tcache_thread_exit(void *arg)
 static uint32_t racy_rounds(const fly_tcache_t *tc, unsigned c)
 {
     const fly_tcbin_t *b = &tc->tc_bins[c];
-    int64_t max = fly_classes[c].cl_mag_cap;
+    int64_t max = FLY_GET(tc->tc_heap)->hp_depot.dp_class[c].dc_mag_cap;
     fly_mag_t *loaded = FLY_GET(tc->tc_loaded[c]);
     int64_t alloc = (int64_t)((uintptr_t)FLY_GET(b->tb_top) - (uintptr_t)loaded->m_objs) /
                     (int64_t)sizeof(void *);
@@ -569,7 +614,7 @@ static uint32_t racy_rounds(const fly_tcache_t *tc, unsigned c)
 /* Adds one cache's counters to out (cached objects only if with_cached). */
 static void add_counts(const fly_tcache_t *tc, fly_tcache_counts_t *out, bool with_cached)
 {
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
         const fly_tcbin_t *b = &tc->tc_bins[c];
         if (FLY_GET(b->tb_cap) == 0)
             continue;
@@ -588,23 +633,24 @@ static void retire_counts(const fly_tcache_t *tc)
     fly_tcache_counts_t mine;
     memset(&mine, 0, sizeof(mine));
     add_counts(tc, &mine, false);
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
         __atomic_fetch_add(&tc_retired.nmalloc[c], mine.nmalloc[c], __ATOMIC_RELAXED);
         __atomic_fetch_add(&tc_retired.requested[c], mine.requested[c], __ATOMIC_RELAXED);
         __atomic_fetch_add(&tc_retired.misses[c], mine.misses[c], __ATOMIC_RELAXED);
     }
 }
 
-void fly_tcache_counts(fly_tcache_counts_t *out)
+void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out)
 {
     fly_lock(&tc_registry_lock);
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
+    for (unsigned c = 1; c <= fly_nclasses && (h == NULL || h == &fly_heap_default); c++) {
         out->nmalloc[c] += __atomic_load_n(&tc_retired.nmalloc[c], __ATOMIC_RELAXED);
         out->requested[c] += __atomic_load_n(&tc_retired.requested[c], __ATOMIC_RELAXED);
         out->misses[c] += __atomic_load_n(&tc_retired.misses[c], __ATOMIC_RELAXED);
     }
     for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
-        add_counts(tc, out, true);
+        if (h == NULL || FLY_GET(tc->tc_heap) == h)
+            add_counts(tc, out, true);
     fly_unlock(&tc_registry_lock);
 }
 

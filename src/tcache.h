@@ -14,8 +14,9 @@
  * from the class when the bin is first used (zero until then, which fails
  * free's check).
  *
- * A magazine is full at the bin's capacity tb_cap, which starts at the
- * class's base and grows, within the thread's budget, while the bin's depot
+ * A cache belongs to one heap (tc_heap): its magazines, depot visits and
+ * budget are that heap's.  A magazine is full at the bin's capacity tb_cap,
+ * which starts at the class's base and grows, within the thread's budget, while the bin's depot
  * visits keep changing direction (tcache.c); the magazines themselves are
  * allocated at the class's largest capacity, so a magazine from the depot
  * may hold more rounds than the bin's tb_cap.
@@ -24,7 +25,9 @@
 #define FLY_TCACHE_H
 
 #include "common.h"
-#include "slab.h"
+#include "heap.h"
+#include "large.h"
+#include "mag.h"
 #include "region.h"
 #include "sizeclass.h"
 
@@ -84,15 +87,6 @@ FLY_INLINE uint32_t fly_tcbin_prev_rounds(const fly_tcbin_t *b)
 #define FLY_TC_DEAD  2       /* thread exiting: served without a cache */
 #define FLY_TC_TRACED 3      /* trace.h: always misses, so every call is recorded */
 
-/* Per-thread cache of freed large blocks of 1..FLY_LCACHE_PAGES pages over
- * the small range (Bonwick's quantum caches), see large.c. */
-#define FLY_LCACHE_PAGES 32
-#define FLY_LCACHE_DEPTH 4
-typedef struct fly_lcache_bin {
-    uint32_t lb_count;
-    void *lb_blocks[FLY_LCACHE_DEPTH];
-} fly_lcache_bin_t;
-
 typedef struct fly_tcache {
     fly_tcbin_t tc_bins[FLY_PC_COUNT];   /* indexed by page class, see region.h; first, so a
                                           * bin's offset is its page class times 64 */
@@ -101,7 +95,7 @@ typedef struct fly_tcache {
     uint32_t tc_pad;
     uint64_t tc_next_gc;           /* ms */
     struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
-    uint64_t tc_lcache_bytes;      /* bytes in tc_lcache */
+    fly_heap_t *tc_heap;           /* where the magazines come from and go */
     uint64_t tc_cap_bytes;         /* sum of 2 * capacity * size: at most the budget */
     /* Slow-path only, per page class: */
     fly_mag_t *tc_loaded[FLY_PC_COUNT];    /* the loaded magazine, where mallocs come from */
@@ -109,7 +103,7 @@ typedef struct fly_tcache {
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
     uint64_t tc_activity_seen[FLY_PC_COUNT];
     uint8_t tc_last_trip[FLY_PC_COUNT];    /* FLY_TRIP_*: the bin's last depot visit */
-    fly_lcache_bin_t tc_lcache[FLY_LCACHE_PAGES + 1];
+    fly_lcache_t tc_lcache;                /* small large blocks (large.h) */
 } fly_tcache_t;
 
 #define FLY_TRIP_NONE   0
@@ -117,7 +111,8 @@ typedef struct fly_tcache {
 #define FLY_TRIP_SPILL  2    /* with a full magazine */
 
 /* A static cache in state st: every bin not set up. */
-#define FLY_TCACHE_INIT(st) { .tc_state = (st), .tc_bins = { [0 ... FLY_PC_COUNT - 1] = FLY_TCBIN_NONE } }
+#define FLY_TCACHE_INIT(st) { .tc_state = (st), .tc_heap = &fly_heap_default, \
+                             .tc_bins = { [0 ... FLY_PC_COUNT - 1] = FLY_TCBIN_NONE } }
 
 /* Byte offset of class c's bin in a cache; malloc's class table holds these
  * (fly_bin_table), which saves the fast path scaling a class index. */
@@ -138,10 +133,23 @@ FLY_INLINE uint32_t fly_tcache_loaded_rounds(const fly_tcache_t *tc, unsigned c)
 }
 
 extern __thread fly_tcache_t *fly_tc;
-/* The clock as last read by a maintenance tick (ms): a cheap timestamp. */
-extern uint64_t fly_epoch_ms;
 extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
 
+/* The heap the calling thread allocates from. */
+FLY_INLINE fly_heap_t *fly_tcache_heap(void)
+{
+    return fly_tc->tc_heap;
+}
+
+/* The calling thread's cache of large blocks, or NULL if it has no cache. */
+FLY_INLINE fly_lcache_t *fly_tcache_lcache(void)
+{
+    fly_tcache_t *tc = fly_tc;
+    return tc->tc_state == FLY_TC_LIVE ? &tc->tc_lcache : NULL;
+}
+
+/* malloc's miss (the API's slow path calls it once initialized and not
+ * tracing): a swap, a depot visit or a burst fill. */
 void *fly_tcache_malloc_slow(size_t size, unsigned c);
 void fly_tcache_free_slow(void *p, unsigned c);
 /* The fast path's tick counter ran out: maintenance, then a normal pop. */
@@ -150,11 +158,12 @@ void *fly_tcache_malloc_tick(size_t size, unsigned c);
 void fly_tcache_flush(void);
 /* The same, and its cached large blocks (fly_ctl "thread.tcache.flush"). */
 void fly_tcache_flush_thread(void);
-/* Per-thread cache budget now in force (fly_ctl "opt.tcache_bytes"): at
- * most every magazine at its largest, fly_mag_cap_bytes, or the budget at
- * start if that is more. */
-extern uint64_t fly_tcache_budget;
-/* Maintenance every po_tick_events mallocs: aging, depot reap, purge. */
+/* Moves the calling thread to heap h: what its cache holds goes back to
+ * the old heap, and later allocations come from h.  False (errno ENOMEM)
+ * when no cache can be made. */
+bool fly_tcache_attach_os(fly_heap_t *h);
+/* Maintenance every po_tick_events mallocs: this cache's aging and trim,
+ * then the maintenance layer's tick. */
 void fly_tcache_tick(fly_tcache_t *tc);
 /* Per class, over every thread (live, exited and uncached): objects cached,
  * allocations, bytes requested, cache misses.  Each array is added to. */
@@ -164,8 +173,12 @@ typedef struct fly_tcache_counts {
     uint64_t requested[FLY_MAX_CLASSES + 1];
     uint64_t misses[FLY_MAX_CLASSES + 1];
 } fly_tcache_counts_t;
-void fly_tcache_counts(fly_tcache_counts_t *out);
-void fly_tcache_thread_exit(void *arg);
+/* Only the caches of heap h, or of every heap if h is NULL (exited threads
+ * count with the default heap). */
+void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out);
+/* The pthread key destructor's work: drains the thread's cache; true if
+ * there was one. */
+bool fly_tcache_thread_exit(void *arg);
 void fly_tcache_lock_all(void);
 void fly_tcache_unlock_all(bool child);
 

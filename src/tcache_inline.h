@@ -29,6 +29,9 @@
 #include "region.h"
 #include "sizeclass.h"
 
+/* malloc's miss (api.c): lazy initialization and tracing, then the thread
+ * cache's slow path. */
+void *fly_malloc_miss(size_t size, unsigned c);
 /* Every free that the fast path does not finish: validation, large and huge
  * blocks, misuse reports naming fname. */
 void fly_free_slow(void *p, const char *fname);
@@ -44,7 +47,7 @@ FLY_INLINE void *fly_malloc_bin_inline(size_t size, size_t off)
     void **top = b->tb_top;
     void *p = top[-1];
     if (fly_unlikely(p == NULL))
-        return fly_tcache_malloc_slow(size, (unsigned)FLY_BIN_CLASS(off));
+        return fly_malloc_miss(size, (unsigned)FLY_BIN_CLASS(off));
     int64_t t = tc->tc_ticks - 1;
     FLY_SET(tc->tc_ticks, t);
     if (fly_unlikely(t < 0))

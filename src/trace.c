@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include "trace.h"
 #include "init.h"
+#include "tcache.h"
 #include "lock.h"
 #include "os.h"
 #include "stats.h"
@@ -35,6 +36,19 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Event types (docs/trace-format.md). */
+enum {
+    FLY_TRACE_MALLOC = 1,
+    FLY_TRACE_CALLOC = 2,
+    FLY_TRACE_FREE = 3,
+    FLY_TRACE_REALLOC = 4,
+    FLY_TRACE_ALIGNED = 5,
+    FLY_TRACE_SAMPLE = 6,
+    FLY_TRACE_THREAD_EXIT = 7,
+    FLY_TRACE_CLASSES = 8,
+    FLY_TRACE_NOTE = 9,
+};
 
 #define TRACE_VERSION      1
 #define TRACE_HEADER_FIXED 48
@@ -56,11 +70,10 @@ typedef struct trace_buf {
     uint8_t tb_data[];               /* chunk head, then payload */
 } trace_buf_t;
 
-bool fly_trace_on;
-__thread bool fly_trace_inside __attribute__((tls_model("initial-exec")));
-__thread bool fly_trace_shared __attribute__((tls_model("initial-exec")));
-__thread uint64_t fly_trace_mid_seq __attribute__((tls_model("initial-exec")));
-fly_tcache_t fly_tcache_traced = FLY_TCACHE_INIT(FLY_TC_TRACED);
+/* The sequence number realloc_move took between its two steps (0: none). */
+static __thread uint64_t trace_mid_seq __attribute__((tls_model("initial-exec")));
+/* The always-missing cache a traced thread's fly_tc points at. */
+static fly_tcache_t fly_tcache_traced = FLY_TCACHE_INIT(FLY_TC_TRACED);
 
 static __thread trace_buf_t *trace_self __attribute__((tls_model("initial-exec")));
 static __thread fly_tcache_t *trace_real_tc __attribute__((tls_model("initial-exec"))) =
@@ -297,11 +310,6 @@ FLY_INLINE uint64_t key(void)
     return trace_epoch;
 }
 
-uint64_t fly_trace_key(void)
-{
-    return key();
-}
-
 /* The shadow: per region, one word per 16 bytes (the smallest class, and
  * every block starts on a multiple), mapped when the region's first block
  * is recorded; the region header points at it.  Its pages are taken out of
@@ -399,21 +407,17 @@ FLY_INLINE uint64_t key_release(const void *p)
     return epoch_new();
 }
 
-uint64_t fly_trace_key_release(const void *p)
-{
-    return key_release(p);
-}
-
 /* A realloc that moves its block numbers itself between allocating the
  * new block and releasing the old (api.c). */
 void fly_trace_realloc_mid(void)
 {
-    fly_trace_mid_seq = epoch_new();
+    trace_mid_seq = epoch_new();
 }
 
-uint64_t fly_trace_key_realloc(const void *old)
+/* A realloc's number: the one realloc_move took, or a release's for old. */
+static uint64_t key_realloc(const void *old)
 {
-    uint64_t mid = fly_trace_mid_seq;
+    uint64_t mid = trace_mid_seq;
     return mid ? mid : key_release(old);
 }
 
@@ -643,11 +647,6 @@ FLY_INLINE void alloc_event(unsigned op, uint64_t seq, size_t align, size_t size
         record(op, seq, 2, v + 1, 2);
 }
 
-void fly_trace_alloc(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
-{
-    alloc_event(op, seq, align, size, p);
-}
-
 /* malloc and free while tracing, entered from their slow paths (the
  * thread's cache is the always-missing sentinel).  The number is taken
  * after an allocation and before a release (see "Sequence numbers"). */
@@ -672,11 +671,69 @@ void fly_traced_free(void *p, const char *fname)
     leave();
 }
 
-void fly_trace_realloc(uint64_t seq, const void *old, size_t size, const void *p)
+static void realloc_event(uint64_t seq, const void *old, size_t size, const void *p)
 {
     shadow_set(p, seq);
     uint64_t v[3] = { (uintptr_t)old, size, (uintptr_t)p };
     record(FLY_TRACE_REALLOC, seq, 3, v, 5);
+}
+
+/* The other entry points while tracing, called by the API when
+ * fly_trace_wanted(): each does the operation with the real cache and
+ * records it, taking the number after an allocation and before a
+ * release. */
+void *fly_traced_calloc(size_t nmemb, size_t size)
+{
+    enter();
+    void *p = fly_calloc(nmemb, size);
+    leave();
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total))
+        total = SIZE_MAX;
+    alloc_event(FLY_TRACE_CALLOC, key(), 0, total, p);
+    return p;
+}
+
+void *fly_traced_realloc(void *p, size_t size)
+{
+    if (p && size == 0) {
+        uint64_t seq = key_release(p);
+        realloc_event(seq, p, 0, NULL);
+        enter();
+        fly_realloc(p, 0);
+        leave();
+        return NULL;
+    }
+    trace_mid_seq = 0;
+    enter();
+    void *q = fly_realloc(p, size);
+    leave();
+    uint64_t seq = key_realloc(p);
+    realloc_event(seq, p, size, q);
+    return q;
+}
+
+int fly_traced_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+    enter();
+    int err = fly_posix_memalign(memptr, alignment, size);
+    leave();
+    alloc_event(FLY_TRACE_ALIGNED, key(), alignment, size, err == 0 ? *memptr : NULL);
+    return err;
+}
+
+void *fly_traced_aligned(enum fly_traced_aligned_kind kind, size_t alignment, size_t size)
+{
+    enter();
+    void *p = kind == FLY_ALIGNED_ALLOC ? fly_aligned_alloc(alignment, size)
+              : kind == FLY_MEMALIGN    ? fly_memalign(alignment, size)
+              : kind == FLY_VALLOC      ? fly_valloc(size)
+                                        : fly_pvalloc(size);
+    leave();
+    if (kind == FLY_PVALLOC && p)
+        size = FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE);
+    alloc_event(FLY_TRACE_ALIGNED, key(), alignment, size, p);
+    return p;
 }
 
 /* SAMPLE: the allocator's state now, written by whichever thread noticed
@@ -692,7 +749,7 @@ static void take_sample(uint64_t t)
     uint32_t shadows = __atomic_load_n(&shadow_count, __ATOMIC_ACQUIRE);
     uint64_t resident = st.st_resident_bytes, shadow_res = shadow_resident();
     resident = resident > shadow_res ? resident - shadow_res : 0;
-    uint8_t *p = event_start(b, FLY_TRACE_SAMPLE, fly_trace_key(), t);
+    uint8_t *p = event_start(b, FLY_TRACE_SAMPLE, key(), t);
     const uint64_t v[] = { resident, st.st_live_bytes,
                            st.st_mapped_bytes - shadows * SHADOW_BYTES,
                            st.st_dirty_bytes, st.st_cold_bytes, st.st_mmap_calls - shadows,
@@ -708,7 +765,7 @@ void fly_trace_thread_exit(void)
     trace_real_tc = &fly_tcache_dead;
     if (b == NULL || __atomic_load_n(&trace_closed, __ATOMIC_RELAXED))
         return;
-    uint8_t *p = event_start(b, FLY_TRACE_THREAD_EXIT, fly_trace_key(),
+    uint8_t *p = event_start(b, FLY_TRACE_THREAD_EXIT, key(),
                              trace_now());
     event_end(b, p);
     if (!flush_own(b))
@@ -731,7 +788,7 @@ static void write_final_figures(void)
     trace_buf_t *b = buf_for((size_t)st.st_nclasses * 6 * 10 + 32);
     if (b == NULL)
         return;
-    uint8_t *p = event_start(b, FLY_TRACE_CLASSES, fly_trace_key(), t);
+    uint8_t *p = event_start(b, FLY_TRACE_CLASSES, key(), t);
     p = put_varint(p, st.st_nclasses);
     for (unsigned i = 0; i < st.st_nclasses; i++) {
         const fly_class_stats_t *cs = &st.st_class[i];
@@ -748,7 +805,7 @@ static void write_final_figures(void)
     b = buf_for(n + 32);
     if (b == NULL)
         return;
-    p = event_start(b, FLY_TRACE_NOTE, fly_trace_key(), t);
+    p = event_start(b, FLY_TRACE_NOTE, key(), t);
     p = put_varint(p, n);
     memcpy(p, note, n);
     event_end(b, p + n);

@@ -43,12 +43,24 @@
  * and counters.  No system call is made with it held.
  */
 #include "vmem.h"
-#include "large.h"
 #include "os.h"
 #include <string.h>
 
 uintptr_t fly_region_map[FLY_REGION_MAP_LEN];
-fly_vmem_t fly_vmem_main = { .vm_lock = FLY_LOCK_INITIALIZER, .vm_next_purge = UINT64_MAX };
+
+/* Regions fly_vmem_release_empty_os unmaps per call: they are gathered
+ * under the lock and unmapped after it, so the list lives on the stack. */
+#define RELEASE_BATCH 16
+
+void fly_vmem_init(fly_vmem_t *vm, void *owner, uint64_t decay_ms, fly_vmem_import_fail_fn hook)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->vm_lock = (fly_lock_t)FLY_LOCK_INITIALIZER;
+    vm->vm_next_purge = UINT64_MAX;
+    vm->vm_decay_ms = decay_ms;
+    vm->vm_import_failed = hook;
+    vm->vm_owner = owner;
+}
 
 #define SET_DIRTY 0
 #define SET_COLD  1
@@ -192,7 +204,6 @@ static void *carve(fly_vmem_t *vm, fly_region_t *r, unsigned si, uint32_t head,
         set_insert(vm, r, start + n, head + len - start - n, si, freed_at);
     set_tags(r, start, n, FLY_SPAN_USED, si == SET_COLD, 0);
     vm->vm_used_pages += n;
-    vm->vm_allocs++;
     *zeroed = si == SET_COLD;
     return fly_page_addr(r, start);
 }
@@ -240,7 +251,7 @@ void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool 
         }
         fly_unlock(&vm->vm_lock);
         fly_region_t *r = fly_os_map_aligned(FLY_REGION, FLY_REGION);
-        if (r == NULL && fly_release_address_space_os())
+        if (r == NULL && vm->vm_import_failed && vm->vm_import_failed())
             r = fly_os_map_aligned(FLY_REGION, FLY_REGION);
         if (r == NULL)
             return NULL;
@@ -259,7 +270,10 @@ static void note_dirty(fly_vmem_t *vm, uint64_t deadline)
         __atomic_store_n(&vm->vm_next_purge, deadline, __ATOMIC_RELAXED);
 }
 
-extern uint64_t fly_decay_ms_setting(void);
+static uint64_t decay_of(const fly_vmem_t *vm)
+{
+    return __atomic_load_n(&vm->vm_decay_ms, __ATOMIC_RELAXED);
+}
 
 void fly_vmem_free_os(fly_vmem_t *vm, void *p, size_t npages)
 {
@@ -269,9 +283,8 @@ void fly_vmem_free_os(fly_vmem_t *vm, void *p, size_t npages)
     fly_lock(&vm->vm_lock);
     FLY_ASSERT(r->r_span[page].sp_state == FLY_SPAN_USED && r->r_span[page].sp_npages == npages);
     vm->vm_used_pages -= npages;
-    vm->vm_frees++;
     free_span(vm, r, page, (uint32_t)npages, SET_DIRTY, now);
-    note_dirty(vm, now + fly_decay_ms_setting());
+    note_dirty(vm, now + decay_of(vm));
     fly_unlock(&vm->vm_lock);
 }
 
@@ -285,7 +298,7 @@ void fly_vmem_shrink(fly_vmem_t *vm, void *p, size_t npages, size_t newpages)
     set_tags(r, page, (uint32_t)newpages, FLY_SPAN_USED, zeroed, 0);
     vm->vm_used_pages -= npages - newpages;
     free_span(vm, r, page + (uint32_t)newpages, (uint32_t)(npages - newpages), SET_DIRTY, now);
-    note_dirty(vm, now + fly_decay_ms_setting());
+    note_dirty(vm, now + decay_of(vm));
     fly_unlock(&vm->vm_lock);
 }
 
@@ -368,8 +381,9 @@ out:
     return nr;
 }
 
-void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, bool force)
+void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, bool force)
 {
+    uint64_t decay_ms = decay_of(vm);
     purge_run_t runs[PURGE_BATCH];
     bool more = true;
     while (more) {
@@ -395,10 +409,10 @@ void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, bool for
 
 size_t fly_vmem_release_empty_os(fly_vmem_t *vm)
 {
-    fly_region_t *gone[16];
+    fly_region_t *gone[RELEASE_BATCH];
     size_t n = 0;
     fly_lock(&vm->vm_lock);
-    for (uint32_t i = 0; i < vm->vm_nregions && n < 16;) {
+    for (uint32_t i = 0; i < vm->vm_nregions && n < RELEASE_BATCH;) {
         fly_region_t *r = vm->vm_regions[i];
         fly_span_t *h = &r->r_span[r->r_first_page];
         uint32_t usable = FLY_REGION_PAGES - r->r_first_page;

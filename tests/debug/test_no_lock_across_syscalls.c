@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "flymalloc.h"
+#include "heap.h"
 #include "lock.h"
 #include "os.h"
 #include "slab.h"
@@ -68,7 +69,7 @@ int main(void)
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
         dup2(fds[1], 2);
-        fly_lock(&fly_slab_classes[1].sc_lock);
+        fly_lock(&fly_heap_default.hp_slab.sl_class[1].sc_lock);
         void *p = fly_os_map_aligned(FLY_PAGE, FLY_PAGE);   /* must abort here */
         (void)p;
         _exit(0);

@@ -42,11 +42,17 @@
 #include "tcache.h"
 #include <pthread.h>
 
+/* The default heap's state, which these tests exercise. */
+#define HEAP (&fly_heap_default)
+#define POLICY (fly_heap_default.hp_policy)
+#define SLAB_CLASS(c) (&fly_heap_default.hp_slab.sl_class[c])
+#define DEPOT_CLASS(c) (&fly_heap_default.hp_depot.dp_class[c])
+
 static void *objs[70000];
 
 static void burst_fill(unsigned c, size_t size)
 {
-    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_slab_class_t *sc = SLAB_CLASS(c);
     uint64_t bursts = sc->sc_bursts;
     void *p = fly_malloc(size);
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
@@ -101,19 +107,20 @@ static void no_thrash(size_t size)
 
 static void magazine_exchange(unsigned c, size_t size)
 {
-    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_slab_class_t *sc = SLAB_CLASS(c);
+    fly_depot_class_t *dc = DEPOT_CLASS(c);
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
     uint32_t cap = b->tb_cap, n = 4 * cap;
     for (uint32_t i = 0; i < n; i++)
         objs[i] = fly_malloc(size);
-    uint32_t full_before = sc->sc_nfull;
+    uint32_t full_before = dc->dc_nfull;
     for (uint32_t i = 0; i < n; i++)
         fly_free(objs[i]);
-    CHECK(sc->sc_nfull >= full_before + 1, "no full magazine reached the depot");
-    uint64_t bursts = sc->sc_bursts, exchanges = sc->sc_exchanges;
+    CHECK(dc->dc_nfull >= full_before + 1, "no full magazine reached the depot");
+    uint64_t bursts = sc->sc_bursts, exchanges = dc->dc_exchanges;
     for (uint32_t i = 0; i < n; i++)
         objs[i] = fly_malloc(size);
-    CHECK(sc->sc_exchanges > exchanges, "mallocs did not take magazines back from the depot");
+    CHECK(dc->dc_exchanges > exchanges, "mallocs did not take magazines back from the depot");
     CHECK(sc->sc_bursts == bursts, "mallocs went to the zones while the depot had magazines");
     for (uint32_t i = 0; i < n; i++)
         fly_free(objs[i]);
@@ -121,24 +128,24 @@ static void magazine_exchange(unsigned c, size_t size)
 
 static void depot_bound(unsigned c, size_t size)
 {
-    fly_slab_class_t *sc = &fly_slab_classes[c];
-    uint64_t mag = (uint64_t)fly_classes[c].cl_mag_cap * fly_classes[c].cl_size;
-    size_t n = (size_t)(3 * fly_policy.po_depot_bytes / size);
+    fly_depot_class_t *dc = DEPOT_CLASS(c);
+    uint64_t mag = (uint64_t)DEPOT_CLASS(c)->dc_mag_cap * fly_classes[c].cl_size;
+    size_t n = (size_t)(3 * POLICY.po_depot_bytes / size);
     CHECK(n <= sizeof(objs) / sizeof(objs[0]), "test array too small");
     for (size_t i = 0; i < n; i++)
         objs[i] = fly_malloc(size);
     for (size_t i = 0; i < n; i++)
         fly_free(objs[i]);
-    CHECK(sc->sc_nfull * mag <= fly_policy.po_depot_bytes, "depot holds %llu bytes",
-          (unsigned long long)(sc->sc_nfull * mag));
+    CHECK(dc->dc_nfull * mag <= POLICY.po_depot_bytes, "depot holds %llu bytes",
+          (unsigned long long)(dc->dc_nfull * mag));
 }
 
 static void depot_aging(unsigned c)
 {
-    fly_slab_class_t *sc = &fly_slab_classes[c];
-    CHECK(sc->sc_nfull > 2, "depot unexpectedly empty");
-    fly_depot_reap_os(false);        /* closes the interval the test ran in */
-    uint32_t full = sc->sc_nfull;
+    fly_depot_class_t *dc = DEPOT_CLASS(c);
+    CHECK(dc->dc_nfull > 2, "depot unexpectedly empty");
+    fly_depot_reap_os(&HEAP->hp_depot, false);        /* closes the interval the test ran in */
+    uint32_t full = dc->dc_nfull;
     /* This interval uses two magazines: the others are its unused surplus. */
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
     size_t size = fly_classes[c].cl_size, n = 2 * b->tb_cap + fly_tcache_loaded_rounds(fly_tc, c) +
@@ -147,11 +154,11 @@ static void depot_aging(unsigned c)
         objs[i] = fly_malloc(size);
     for (size_t i = 0; i < n; i++)
         fly_free(objs[i]);
-    fly_depot_reap_os(false);
-    CHECK(sc->sc_nfull >= 1 && sc->sc_nfull <= 3 && sc->sc_nfull < full,
-          "reap kept %u of %u magazines, want about the 2 in use", sc->sc_nfull, full);
-    fly_depot_reap_os(false);        /* an idle interval: nothing is needed */
-    CHECK(sc->sc_nfull == 0, "unused full magazines survived a reap (%u)", sc->sc_nfull);
+    fly_depot_reap_os(&HEAP->hp_depot, false);
+    CHECK(dc->dc_nfull >= 1 && dc->dc_nfull <= 3 && dc->dc_nfull < full,
+          "reap kept %u of %u magazines, want about the 2 in use", dc->dc_nfull, full);
+    fly_depot_reap_os(&HEAP->hp_depot, false);        /* an idle interval: nothing is needed */
+    CHECK(dc->dc_nfull == 0, "unused full magazines survived a reap (%u)", dc->dc_nfull);
 }
 
 static void tcache_aging(unsigned c, size_t size)
@@ -171,8 +178,8 @@ static void tcache_aging(unsigned c, size_t size)
     CHECK(fly_tcache_loaded_rounds(fly_tc, c) <= rounds / 2, "idle bin kept %u of %u rounds",
           fly_tcache_loaded_rounds(fly_tc, c), rounds);
     CHECK(fly_tcbin_prev_rounds(b) == 0, "idle bin kept its previous magazine");
-    CHECK(b->tb_cap == fly_classes[c].cl_mag_base, "idle bin kept capacity %u (base %u)", b->tb_cap,
-          fly_classes[c].cl_mag_base);
+    CHECK(b->tb_cap == DEPOT_CLASS(c)->dc_mag_base, "idle bin kept capacity %u (base %u)", b->tb_cap,
+          DEPOT_CLASS(c)->dc_mag_base);
 }
 
 /* Mallocs then frees n objects of class c: at least one depot visit each
@@ -189,8 +196,8 @@ static void churn(unsigned c, size_t n)
 static uint64_t cap_bytes_sum(void)
 {
     uint64_t sum = 0;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
-        sum += 2ull * FLY_MAX(fly_tc->tc_bins[c].tb_cap, fly_classes[c].cl_mag_base) *
+    for (unsigned c = 1; c <= POLICY.po_nclasses; c++)
+        sum += 2ull * FLY_MAX(fly_tc->tc_bins[c].tb_cap, DEPOT_CLASS(c)->dc_mag_base) *
                fly_classes[c].cl_size;
     return sum;
 }
@@ -199,14 +206,14 @@ static void bin_growth(void)
 {
     unsigned c = fly_class_of(4096);
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
-    const fly_class_t *cl = &fly_classes[c];
-    CHECK(cl->cl_mag_cap >= 4 * cl->cl_mag_base, "4 KiB class: capacity %u, base %u", cl->cl_mag_cap,
-          cl->cl_mag_base);
+    const fly_depot_class_t *dc = DEPOT_CLASS(c);
+    CHECK(dc->dc_mag_cap >= 4 * dc->dc_mag_base, "4 KiB class: capacity %u, base %u", dc->dc_mag_cap,
+          dc->dc_mag_base);
     churn(c, 1);
-    CHECK(b->tb_cap == cl->cl_mag_base, "fresh bin at capacity %u, base %u", b->tb_cap, cl->cl_mag_base);
+    CHECK(b->tb_cap == dc->dc_mag_base, "fresh bin at capacity %u, base %u", b->tb_cap, dc->dc_mag_base);
     for (int i = 0; i < 8; i++)
-        churn(c, 3 * cl->cl_mag_cap);
-    CHECK(b->tb_cap == cl->cl_mag_cap, "busy bin at capacity %u of %u", b->tb_cap, cl->cl_mag_cap);
+        churn(c, 3 * dc->dc_mag_cap);
+    CHECK(b->tb_cap == dc->dc_mag_cap, "busy bin at capacity %u of %u", b->tb_cap, dc->dc_mag_cap);
     CHECK(fly_tc->tc_cap_bytes == cap_bytes_sum(), "tc_cap_bytes %llu, bins sum to %llu",
           (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)cap_bytes_sum());
 }
@@ -236,17 +243,17 @@ static void flow(void)
 {
     unsigned c = fly_class_of(160);
     const fly_class_t *cl = &fly_classes[c];
-    fly_slab_class_t *sc = &fly_slab_classes[c];
+    fly_depot_class_t *dc = DEPOT_CLASS(c);
     CHECK(fly_tc->tc_bins[c].tb_cap == 0, "the flow class was used before the test");
-    CHECK(cl->cl_mag_cap >= 2 * cl->cl_mag_base, "160-byte class: capacity %u, base %u", cl->cl_mag_cap,
-          cl->cl_mag_base);
+    CHECK(DEPOT_CLASS(c)->dc_mag_cap >= 2 * DEPOT_CLASS(c)->dc_mag_base, "160-byte class: capacity %u, base %u", DEPOT_CLASS(c)->dc_mag_cap,
+          DEPOT_CLASS(c)->dc_mag_base);
     flow_state.c = c;
-    flow_state.n = 3 * cl->cl_mag_base;
+    flow_state.n = 3 * DEPOT_CLASS(c)->dc_mag_base;
     flow_state.rounds = 20;
     pthread_barrier_init(&flow_state.barrier, NULL, 2);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, flow_consumer, NULL) == 0, "pthread_create");
-    uint64_t exchanges = sc->sc_exchanges;
+    uint64_t exchanges = dc->dc_exchanges;
     for (int r = 0; r < flow_state.rounds; r++) {
         for (size_t i = 0; i < flow_state.n; i++)
             objs[i] = fly_malloc(cl->cl_size);
@@ -255,70 +262,70 @@ static void flow(void)
     }
     pthread_join(t, NULL);
     pthread_barrier_destroy(&flow_state.barrier);
-    CHECK(sc->sc_exchanges >= exchanges + (uint64_t)flow_state.rounds,
+    CHECK(dc->dc_exchanges >= exchanges + (uint64_t)flow_state.rounds,
           "the flow passed %llu magazines through the depot",
-          (unsigned long long)(sc->sc_exchanges - exchanges));
-    CHECK(fly_tc->tc_bins[c].tb_cap == cl->cl_mag_base, "producer grew to %u rounds (base %u)",
-          fly_tc->tc_bins[c].tb_cap, cl->cl_mag_base);
-    CHECK(flow_state.cap == cl->cl_mag_base, "consumer grew to %u rounds (base %u)", flow_state.cap,
-          cl->cl_mag_base);
+          (unsigned long long)(dc->dc_exchanges - exchanges));
+    CHECK(fly_tc->tc_bins[c].tb_cap == DEPOT_CLASS(c)->dc_mag_base, "producer grew to %u rounds (base %u)",
+          fly_tc->tc_bins[c].tb_cap, DEPOT_CLASS(c)->dc_mag_base);
+    CHECK(flow_state.cap == DEPOT_CLASS(c)->dc_mag_base, "consumer grew to %u rounds (base %u)", flow_state.cap,
+          DEPOT_CLASS(c)->dc_mag_base);
 }
 
 static void big_class(void)
 {
     unsigned c = fly_class_of(32768);
     const fly_class_t *cl = &fly_classes[c];
-    fly_slab_class_t *sc = &fly_slab_classes[c];
-    uint64_t mag = (uint64_t)cl->cl_mag_cap * cl->cl_size;
-    CHECK(cl->cl_mag_cap >= fly_policy.po_mag_min_rounds && mag > fly_policy.po_mag_max_bytes,
-          "32 KiB class: %u rounds", cl->cl_mag_cap);
-    CHECK(cl->cl_depot_bytes >= mag, "32 KiB class: depot bound %llu below a magazine",
-          (unsigned long long)cl->cl_depot_bytes);
+    fly_depot_class_t *dc = DEPOT_CLASS(c);
+    uint64_t mag = (uint64_t)DEPOT_CLASS(c)->dc_mag_cap * cl->cl_size;
+    CHECK(DEPOT_CLASS(c)->dc_mag_cap >= POLICY.po_mag_min_rounds && mag > POLICY.po_mag_max_bytes,
+          "32 KiB class: %u rounds", DEPOT_CLASS(c)->dc_mag_cap);
+    CHECK(DEPOT_CLASS(c)->dc_bound_bytes >= mag, "32 KiB class: depot bound %llu below a magazine",
+          (unsigned long long)DEPOT_CLASS(c)->dc_bound_bytes);
     for (int i = 0; i < 6; i++)
-        churn(c, 3 * cl->cl_mag_cap);
-    CHECK(fly_tc->tc_bins[c].tb_cap == cl->cl_mag_cap, "32 KiB bin at %u rounds of %u",
-          fly_tc->tc_bins[c].tb_cap, cl->cl_mag_cap);
-    uint64_t held = (uint64_t)sc->sc_full_rounds * cl->cl_size;
-    CHECK(held == mag && held <= cl->cl_depot_bytes, "32 KiB depot holds %llu bytes, a magazine is %llu",
+        churn(c, 3 * DEPOT_CLASS(c)->dc_mag_cap);
+    CHECK(fly_tc->tc_bins[c].tb_cap == DEPOT_CLASS(c)->dc_mag_cap, "32 KiB bin at %u rounds of %u",
+          fly_tc->tc_bins[c].tb_cap, DEPOT_CLASS(c)->dc_mag_cap);
+    uint64_t held = (uint64_t)dc->dc_full_rounds * cl->cl_size;
+    CHECK(held == mag && held <= DEPOT_CLASS(c)->dc_bound_bytes, "32 KiB depot holds %llu bytes, a magazine is %llu",
           (unsigned long long)held, (unsigned long long)mag);
 }
 
 static void budget(void)
 {
     uint64_t base = 0, worst = 0;
-    for (unsigned c = 1; c <= fly_policy.po_nclasses; c++) {
-        base += 2ull * fly_classes[c].cl_mag_base * fly_classes[c].cl_size;
-        worst += 2ull * fly_classes[c].cl_mag_cap * fly_classes[c].cl_size;
+    for (unsigned c = 1; c <= POLICY.po_nclasses; c++) {
+        base += 2ull * DEPOT_CLASS(c)->dc_mag_base * fly_classes[c].cl_size;
+        worst += 2ull * DEPOT_CLASS(c)->dc_mag_cap * fly_classes[c].cl_size;
     }
-    CHECK(base == fly_mag_base_bytes && base <= fly_policy.po_tcache_bytes / 2,
+    CHECK(base == HEAP->hp_depot.dp_mag_base_bytes && base <= POLICY.po_tcache_bytes / 2,
           "base capacities take %llu of a %llu budget", (unsigned long long)base,
-          (unsigned long long)fly_policy.po_tcache_bytes);
-    CHECK(worst > fly_policy.po_tcache_bytes && worst == fly_mag_cap_bytes,
+          (unsigned long long)POLICY.po_tcache_bytes);
+    CHECK(worst > POLICY.po_tcache_bytes && worst == HEAP->hp_depot.dp_mag_cap_bytes,
           "test needs classes that could outgrow the budget (largest %llu)", (unsigned long long)worst);
     /* Every class busy, in rounds, so all of them ask to grow. */
     for (int round = 0; round < 6; round++)
-        for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
-            churn(c, FLY_MIN(3 * fly_classes[c].cl_mag_cap, sizeof(objs) / sizeof(objs[0])));
+        for (unsigned c = 1; c <= POLICY.po_nclasses; c++)
+            churn(c, FLY_MIN(3 * DEPOT_CLASS(c)->dc_mag_cap, sizeof(objs) / sizeof(objs[0])));
     uint64_t sum = cap_bytes_sum();
     CHECK(sum == fly_tc->tc_cap_bytes, "tc_cap_bytes %llu, bins sum to %llu",
           (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)sum);
-    CHECK(sum <= fly_policy.po_tcache_bytes && sum > fly_policy.po_tcache_bytes * 3 / 4,
+    CHECK(sum <= POLICY.po_tcache_bytes && sum > POLICY.po_tcache_bytes * 3 / 4,
           "busy thread's capacity %llu, budget %llu", (unsigned long long)sum,
-          (unsigned long long)fly_policy.po_tcache_bytes);
+          (unsigned long long)POLICY.po_tcache_bytes);
     /* A raised budget lets the busy bins grow on, up to their largest. */
     CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &worst, sizeof(worst)) == 0, "raise opt.tcache_bytes");
     uint64_t too_much = worst + 1;
     CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &too_much, sizeof(too_much)) == EINVAL,
           "budget above every magazine at its largest accepted");
     for (int round = 0; round < 6; round++)
-        for (unsigned c = 1; c <= fly_policy.po_nclasses; c++)
-            churn(c, FLY_MIN(3 * fly_classes[c].cl_mag_cap, sizeof(objs) / sizeof(objs[0])));
+        for (unsigned c = 1; c <= POLICY.po_nclasses; c++)
+            churn(c, FLY_MIN(3 * DEPOT_CLASS(c)->dc_mag_cap, sizeof(objs) / sizeof(objs[0])));
     sum = cap_bytes_sum();
-    CHECK(sum == fly_tc->tc_cap_bytes && sum > fly_policy.po_tcache_bytes && sum <= worst,
+    CHECK(sum == fly_tc->tc_cap_bytes && sum > POLICY.po_tcache_bytes && sum <= worst,
           "capacity %llu under a budget raised to %llu (start %llu)", (unsigned long long)sum,
-          (unsigned long long)worst, (unsigned long long)fly_policy.po_tcache_bytes);
+          (unsigned long long)worst, (unsigned long long)POLICY.po_tcache_bytes);
     /* A lowered budget takes effect at the next tick. */
-    uint64_t lower = fly_policy.po_tcache_bytes / 2;
+    uint64_t lower = POLICY.po_tcache_bytes / 2;
     CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &lower, sizeof(lower)) == 0, "opt.tcache_bytes");
     fly_tcache_tick(fly_tc);
     CHECK(fly_tc->tc_cap_bytes <= lower, "capacity %llu after the budget fell to %llu",

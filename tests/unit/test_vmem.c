@@ -21,7 +21,8 @@
 #include "os.h"
 #include "vmem.h"
 
-static fly_vmem_t vm = { .vm_lock = FLY_LOCK_INITIALIZER, .vm_next_purge = UINT64_MAX };
+static fly_vmem_t vm = { .vm_lock = FLY_LOCK_INITIALIZER, .vm_next_purge = UINT64_MAX,
+                         .vm_decay_ms = 1000 };
 #define PG FLY_PAGE
 
 static char *alloc(size_t n, size_t a, bool *zeroed)
@@ -65,7 +66,7 @@ static void check_tiling(void)
 
 static void purge_all(void)
 {
-    fly_vmem_purge_os(&vm, fly_now_ms(), 0, true);
+    fly_vmem_purge_os(&vm, fly_now_ms(), true);
 }
 
 static void vmem_coalesce_neighbours(void)
@@ -158,11 +159,11 @@ static void vmem_decay_purge(void)
     uint64_t t0 = fly_now_ms(), decay = 1000;
     fly_os_counters_t before, after;
     fly_os_counters(&before);
-    fly_vmem_purge_os(&vm, t0 + decay / 2, decay, false);
+    fly_vmem_purge_os(&vm, t0 + decay / 2, false);
     fly_os_counters(&after);
     CHECK(after.oc_madvise_calls == before.oc_madvise_calls, "purged before the decay time");
     CHECK(fly_region_of(a)->r_span[fly_page_index(a)].sp_state == FLY_SPAN_DIRTY, "not dirty");
-    fly_vmem_purge_os(&vm, t0 + decay + 50, decay, false);
+    fly_vmem_purge_os(&vm, t0 + decay + 50, false);
     fly_os_counters(&after);
     CHECK(after.oc_madvise_calls == before.oc_madvise_calls + 1,
           "two adjacent idle spans should take one madvise, took %llu",
