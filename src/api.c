@@ -36,6 +36,8 @@
 
 FLY_NOINLINE void *fly_malloc_miss(size_t size, unsigned c)
 {
+    if (fly_likely(fly_tcache_can_swap(c)))
+        return fly_tcache_swap_pop(size, c);
     if (fly_unlikely(!fly_initialized)) {
         fly_init();
         c = fly_class_of(size);

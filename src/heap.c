@@ -22,8 +22,8 @@
 fly_heap_t fly_heap_default;
 static fly_vmem_t heap_default_vmem;
 
-static fly_heap_t *heap_list[FLY_MAX_HEAPS];
-static uint32_t heap_count;                         /* atomic, release on publish */
+fly_heap_t *fly_heap_list[FLY_MAX_HEAPS];
+uint32_t fly_heap_list_count;                       /* atomic, release on publish */
 static fly_lock_t heap_list_lock = FLY_LOCK_INITIALIZER;
 static fly_vmem_import_fail_fn heap_import_hook;    /* fixed at fly_heap_init_default */
 
@@ -42,8 +42,8 @@ void fly_heap_init_default(const fly_policy_t *po, fly_vmem_import_fail_fn hook)
 {
     heap_import_hook = hook;
     heap_setup(&fly_heap_default, &heap_default_vmem, po);
-    heap_list[0] = &fly_heap_default;
-    __atomic_store_n(&heap_count, 1, __ATOMIC_RELEASE);
+    fly_heap_list[0] = &fly_heap_default;
+    __atomic_store_n(&fly_heap_list_count, 1, __ATOMIC_RELEASE);
 }
 
 fly_heap_t *fly_heap_create_os(const fly_policy_t *po)
@@ -63,11 +63,11 @@ fly_heap_t *fly_heap_create_os(const fly_policy_t *po)
     }
     heap_setup(h, vm, po);
     fly_lock(&heap_list_lock);
-    uint32_t n = heap_count;
+    uint32_t n = fly_heap_list_count;
     if (n < FLY_MAX_HEAPS) {
         h->hp_index = n;
-        heap_list[n] = h;
-        __atomic_store_n(&heap_count, n + 1, __ATOMIC_RELEASE);
+        fly_heap_list[n] = h;
+        __atomic_store_n(&fly_heap_list_count, n + 1, __ATOMIC_RELEASE);
     }
     fly_unlock(&heap_list_lock);
     if (n == FLY_MAX_HEAPS) {
@@ -77,19 +77,9 @@ fly_heap_t *fly_heap_create_os(const fly_policy_t *po)
     return h;
 }
 
-uint32_t fly_heap_count(void)
+bool fly_heap_maintain_os(fly_heap_t *h, uint64_t now)
 {
-    return __atomic_load_n(&heap_count, __ATOMIC_ACQUIRE);
-}
-
-fly_heap_t *fly_heap_at(uint32_t i)
-{
-    FLY_ASSERT(i < fly_heap_count());
-    return heap_list[i];
-}
-
-void fly_heap_maintain_os(fly_heap_t *h, uint64_t now)
-{
+    bool reaped = false;
     uint64_t reap = __atomic_load_n(&h->hp_next_reap, __ATOMIC_RELAXED);
     if (now >= reap && __atomic_compare_exchange_n(&h->hp_next_reap, &reap,
                                                    now + h->hp_policy.po_gc_interval_ms, false,
@@ -97,9 +87,11 @@ void fly_heap_maintain_os(fly_heap_t *h, uint64_t now)
         fly_vmem_purge_os(h->hp_vmem, now, false);
         fly_depot_reap_os(&h->hp_depot, false);
         __atomic_fetch_add(&h->hp_reaps, 1, __ATOMIC_RELAXED);
+        reaped = true;
     }
     if (fly_vmem_purge_due(h->hp_vmem, now))
         fly_vmem_purge_os(h->hp_vmem, now, false);
+    return reaped;
 }
 
 void fly_heap_trim_os(fly_heap_t *h)
@@ -130,13 +122,13 @@ void fly_heap_lock_classes(void)
 {
     fly_lock(&heap_list_lock);
     for (uint32_t i = 0; i < fly_heap_count(); i++)
-        fly_slab_lock_all(&heap_list[i]->hp_slab);
+        fly_slab_lock_all(&fly_heap_list[i]->hp_slab);
 }
 
 void fly_heap_unlock_classes(bool child)
 {
     for (uint32_t i = 0; i < fly_heap_count(); i++)
-        fly_slab_unlock_all(&heap_list[i]->hp_slab, child);
+        fly_slab_unlock_all(&fly_heap_list[i]->hp_slab, child);
     if (child)
         fly_lock_reinit(&heap_list_lock);
     else
@@ -146,11 +138,11 @@ void fly_heap_unlock_classes(bool child)
 void fly_heap_lock_arenas(void)
 {
     for (uint32_t i = 0; i < fly_heap_count(); i++)
-        fly_vmem_lock_all(heap_list[i]->hp_vmem);
+        fly_vmem_lock_all(fly_heap_list[i]->hp_vmem);
 }
 
 void fly_heap_unlock_arenas(bool child)
 {
     for (uint32_t i = 0; i < fly_heap_count(); i++)
-        fly_vmem_unlock_all(heap_list[i]->hp_vmem, child);
+        fly_vmem_unlock_all(fly_heap_list[i]->hp_vmem, child);
 }

@@ -44,18 +44,35 @@ void fly_heap_init_default(const fly_policy_t *po, fly_vmem_import_fail_fn hook)
 /* A new heap with its own arena.  po's class set must be the default
  * heap's.  NULL (errno ENOMEM) when out of memory or heaps. */
 fly_heap_t *fly_heap_create_os(const fly_policy_t *po);
-/* Heaps made so far, and heap i of them (0: the default heap). */
-uint32_t fly_heap_count(void);
-fly_heap_t *fly_heap_at(uint32_t i);
+/* Heaps made so far, and heap i of them (0: the default heap).  The list
+ * is append-only and published with a release store of the count. */
+extern fly_heap_t *fly_heap_list[FLY_MAX_HEAPS];
+extern uint32_t fly_heap_list_count;
+FLY_INLINE uint32_t fly_heap_count(void)
+{
+    return __atomic_load_n(&fly_heap_list_count, __ATOMIC_ACQUIRE);
+}
+FLY_INLINE fly_heap_t *fly_heap_at(uint32_t i)
+{
+    return fly_heap_list[i];
+}
 /* The heap whose arena holds p, a pointer into one of our heap regions. */
 FLY_INLINE fly_heap_t *fly_heap_of(const void *p)
 {
     return (fly_heap_t *)fly_vmem_of(p)->vm_owner;
 }
 
+/* Whether heap h has maintenance due at now: a tick asks this of every
+ * heap, so it is inline and reads two words. */
+FLY_INLINE bool fly_heap_maintenance_due(const fly_heap_t *h, uint64_t now)
+{
+    return now >= __atomic_load_n(&h->hp_next_reap, __ATOMIC_RELAXED) ||
+           fly_vmem_purge_due(h->hp_vmem, now);
+}
 /* Maintenance at now: the depot reap and purge pass when the reap interval
- * is due, and a purge pass when the arena's next purge is. */
-void fly_heap_maintain_os(fly_heap_t *h, uint64_t now);
+ * is due (claimed by one thread; true if this call ran it), and a purge
+ * pass when the arena's next purge is. */
+bool fly_heap_maintain_os(fly_heap_t *h, uint64_t now);
 /* Every cached object back to the zones, every dirty page to the OS. */
 void fly_heap_trim_os(fly_heap_t *h);
 /* Unmaps the heap's regions that hold nothing; true if any. */

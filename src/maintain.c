@@ -7,8 +7,10 @@
  * ages the thread's own cache (tcache.c) and then calls
  * fly_maintain_tick_os, which gives every heap its maintenance (heap.c:
  * the depot reap and purge pass once per interval, a purge pass whenever
- * dirty pages have waited out the decay time) and, once per the default
- * heap's interval, unmaps cached huge mappings idle for its decay time.
+ * dirty pages have waited out the decay time) and, with the default heap's
+ * reap pass, unmaps cached huge mappings idle for its decay time.  The
+ * tick itself is inline (maintain.h): it reads two words per heap and
+ * calls out only when a heap has work due.
  * Each of those is claimed by one thread with a compare-and-swap, so
  * threads ticking at once do not repeat work.
  *
@@ -20,19 +22,10 @@
 #include "heap.h"
 #include "huge.h"
 
-static uint64_t maintain_next_huge;      /* atomic, ms */
-
-void fly_maintain_tick_os(uint64_t now)
+void fly_maintain_heap_os(fly_heap_t *h, uint64_t now)
 {
-    uint32_t n = fly_heap_count();
-    for (uint32_t i = 0; i < n; i++)
-        fly_heap_maintain_os(fly_heap_at(i), now);
-    uint64_t due = __atomic_load_n(&maintain_next_huge, __ATOMIC_RELAXED);
-    if (now >= due && __atomic_compare_exchange_n(
-                          &maintain_next_huge, &due,
-                          now + fly_heap_default.hp_policy.po_gc_interval_ms, false,
-                          __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        fly_huge_maintain_os(now, fly_heap_decay_ms(&fly_heap_default), false);
+    if (fly_heap_maintain_os(h, now) && h == &fly_heap_default)
+        fly_huge_maintain_os(now, fly_heap_decay_ms(h), false);
 }
 
 void fly_maintain_trim_os(void)

@@ -81,7 +81,7 @@ static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock 
 /* Counters of exited threads, forgotten caches and uncached mallocs (atomic). */
 static fly_tcache_counts_t tc_retired;
 extern pthread_key_t fly_thread_key;
-static void tcache_gc_os(fly_tcache_t *tc);
+static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc);
 static void retire_counts(const fly_tcache_t *tc);
 
 static void registry_insert(fly_tcache_t *tc)
@@ -250,26 +250,13 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     return true;
 }
 
-/* Bin c's loaded magazine is empty: the previous one becomes the loaded
- * one (keeping its rounds: malloc's top is free's top) and the empty one
- * takes frees.  The magazines' m_rounds are left stale; they are written
- * whenever a magazine leaves the bin (unload_*). */
-static inline void swap_mags(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
-{
-    fly_mag_t *empty = tc->tc_loaded[c];
-    FLY_SET(tc->tc_loaded[c], fly_tcbin_prev(b));
-    FLY_SET(b->tb_top, b->tb_ftop);
-    FLY_SET(b->tb_ftop, empty->m_objs);
-    FLY_SET(b->tb_flimit, empty->m_objs + b->tb_cap);
-}
-
 /* Bin c's loaded magazine is empty: it swaps with the previous one if that
  * holds rounds, or else trades with the depot (or is burst-filled).
  * Returns false when no memory can be had. */
 static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
     if (fly_tcbin_prev_rounds(b)) {
-        swap_mags(tc, b, c);
+        fly_tcbin_swap(tc, b, c);
         return true;
     }
     FLY_SET(tc->tc_misses[c], tc->tc_misses[c] + 1);
@@ -285,7 +272,7 @@ static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 static void bin_spill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
     if (fly_tcache_loaded_rounds(tc, c) == 0) {
-        swap_mags(tc, b, c);
+        fly_tcbin_swap(tc, b, c);
         return;
     }
     bin_grow(tc, b, c, FLY_TRIP_SPILL);
@@ -323,8 +310,11 @@ static fly_tcache_t *tcache_for_os(unsigned c)
     return tc;
 }
 
-/* malloc found the loaded magazine empty (or the tick counter run out). */
-static FLY_NOINLINE void *malloc_slow_os(size_t size, unsigned c)
+/* malloc's general slow path: the loaded magazine is empty and the
+ * previous one too (a depot visit or a burst fill), or a tick is due, or
+ * the thread has no cache yet.  (The commonest miss, a swap, never gets
+ * here: the API's miss does it inline, fly_tcache_swap_pop.) */
+void *fly_tcache_malloc_slow(size_t size, unsigned c)
 {
     fly_trace_touch_shared();
     fly_tcache_t *tc = tcache_for_os(c);
@@ -340,26 +330,6 @@ static FLY_NOINLINE void *malloc_slow_os(size_t size, unsigned c)
         errno = ENOMEM;
         return NULL;
     }
-    FLY_SET(b->tb_top, b->tb_top - 1);
-    return *b->tb_top;
-}
-
-/* The commonest slow path by far is a swap (one per magazine of mallocs),
- * which leaves the thread's cache alone: it is done here without the
- * general path's checks and bookkeeping (random sizes, bench st-rand: 0.10
- * of mallocs swap, at about 120 instructions each before).  A bin not set
- * up and every bin of the static caches (empty, dead) have no previous
- * rounds; a due tick goes the long way. */
-void *fly_tcache_malloc_slow(size_t size, unsigned c)
-{
-    fly_tcache_t *tc = fly_tc;
-    fly_tcbin_t *b = &tc->tc_bins[c];
-    if (fly_unlikely(fly_tcbin_prev_rounds(b) == 0 || tc->tc_ticks <= 0))
-        return malloc_slow_os(size, c);
-    swap_mags(tc, b, c);
-    FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
-    FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
-    FLY_SET(b->tb_requested, b->tb_requested + size);
     FLY_SET(b->tb_top, b->tb_top - 1);
     return *b->tb_top;
 }
@@ -431,7 +401,7 @@ void fly_tcache_free_slow(void *p, unsigned c)
         free_slow_os(p, c);
         return;
     }
-    swap_mags(tc, b, c);
+    fly_tcbin_swap(tc, b, c);
     *b->tb_ftop = p;
     FLY_SET(b->tb_ftop, b->tb_ftop + 1);
     FLY_SET(tc->tc_ticks, tc->tc_ticks - (int64_t)b->tb_cap);
@@ -516,7 +486,7 @@ bool fly_tcache_attach_os(fly_heap_t *h)
 /* opt.tcache_bytes was lowered: bins that grew go back to their base
  * capacity, then whole bins are given back, biggest objects first, until
  * what the thread caches fits the budget. */
-static void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
+static FLY_NOINLINE void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
 {
     uint64_t bytes = 0;
     for (unsigned c = fly_nclasses; c >= 1; c--) {
@@ -537,7 +507,7 @@ static void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
 }
 
 /* Aging of one thread's cache: idle bins shed their rounds. */
-static void tcache_gc_os(fly_tcache_t *tc)
+static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc)
 {
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         fly_tcbin_t *b = &tc->tc_bins[c];

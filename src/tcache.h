@@ -132,6 +132,19 @@ FLY_INLINE uint32_t fly_tcache_loaded_rounds(const fly_tcache_t *tc, unsigned c)
     return (uint32_t)(tc->tc_bins[c].tb_top - tc->tc_loaded[c]->m_objs);
 }
 
+/* Bin c's loaded magazine is empty: the previous one becomes the loaded
+ * one (keeping its rounds: malloc's top is free's top) and the empty one
+ * takes frees.  The magazines' m_rounds are left stale; they are written
+ * whenever a magazine leaves the bin (tcache.c, unload_*). */
+FLY_INLINE void fly_tcbin_swap(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
+{
+    fly_mag_t *empty = tc->tc_loaded[c];
+    FLY_SET(tc->tc_loaded[c], fly_tcbin_prev(b));
+    FLY_SET(b->tb_top, b->tb_ftop);
+    FLY_SET(b->tb_ftop, empty->m_objs);
+    FLY_SET(b->tb_flimit, empty->m_objs + b->tb_cap);
+}
+
 extern __thread fly_tcache_t *fly_tc;
 extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
 
@@ -148,8 +161,9 @@ FLY_INLINE fly_lcache_t *fly_tcache_lcache(void)
     return tc->tc_state == FLY_TC_LIVE ? &tc->tc_lcache : NULL;
 }
 
-/* malloc's miss (the API's slow path calls it once initialized and not
- * tracing): a swap, a depot visit or a burst fill. */
+/* malloc's general slow path (the API's miss calls it once initialized
+ * and not tracing, when no swap could serve): a depot visit, a burst fill,
+ * a due tick, or the thread's first cache. */
 void *fly_tcache_malloc_slow(size_t size, unsigned c);
 void fly_tcache_free_slow(void *p, unsigned c);
 /* The fast path's tick counter ran out: maintenance, then a normal pop. */

@@ -29,8 +29,8 @@
 #include "region.h"
 #include "sizeclass.h"
 
-/* malloc's miss (api.c): lazy initialization and tracing, then the thread
- * cache's slow path. */
+/* malloc's miss (api.c): a swap of the bin's magazines, or else lazy
+ * initialization and tracing, then the thread cache's slow path. */
 void *fly_malloc_miss(size_t size, unsigned c);
 /* Every free that the fast path does not finish: validation, large and huge
  * blocks, misuse reports naming fname. */
@@ -38,6 +38,31 @@ void fly_free_slow(void *p, const char *fname);
 /* A free of p, proved by the fast path an object of bin b's class, that
  * found the magazine full or p on top. */
 void fly_free_bin_slow(void *p, const fly_tcbin_t *b, const char *fname);
+
+/* The commonest miss by far is a swap (one per magazine of mallocs), which
+ * leaves the thread's cache alone, so malloc's miss does it inline, before
+ * and without the general slow path's checks.  It can when the previous
+ * magazine holds rounds and no tick is due; a bin not set up and every bin
+ * of the static caches (not initialized, tracing, exiting) have no
+ * previous rounds, so those always take the general path. */
+FLY_INLINE bool fly_tcache_can_swap(unsigned c)
+{
+    fly_tcache_t *tc = fly_tc;
+    return fly_tcbin_prev_rounds(&tc->tc_bins[c]) != 0 && tc->tc_ticks > 0;
+}
+
+/* Swaps bin c's magazines and pops (fly_tcache_can_swap said it can). */
+FLY_INLINE void *fly_tcache_swap_pop(size_t size, unsigned c)
+{
+    fly_tcache_t *tc = fly_tc;
+    fly_tcbin_t *b = &tc->tc_bins[c];
+    fly_tcbin_swap(tc, b, c);
+    FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
+    FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
+    FLY_SET(b->tb_requested, b->tb_requested + size);
+    FLY_SET(b->tb_top, b->tb_top - 1);
+    return *b->tb_top;
+}
 
 /* off: FLY_BIN_OFFSET of the class. */
 FLY_INLINE void *fly_malloc_bin_inline(size_t size, size_t off)
