@@ -31,13 +31,11 @@
 #define fly_unlikely(x)  __builtin_expect(!!(x), 0)
 #define FLY_INLINE       static inline __attribute__((always_inline))
 #define FLY_NOINLINE     __attribute__((noinline))
-#define FLY_COLD         __attribute__((noinline, cold))
 #define FLY_EXPORT       __attribute__((visibility("default")))
 #define FLY_CACHELINE    64
 #define FLY_ALIGNED_CL   __attribute__((aligned(FLY_CACHELINE)))
 
 #define FLY_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((a) - 1))
-#define FLY_ALIGN_DOWN(x, a) ((x) & ~((a) - 1))
 #define FLY_MIN(a, b)        ((a) < (b) ? (a) : (b))
 #define FLY_MAX(a, b)        ((a) > (b) ? (a) : (b))
 

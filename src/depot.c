@@ -167,6 +167,8 @@ fly_mag_t *fly_depot_exchange_full_os(fly_depot_t *dp, unsigned c, fly_mag_t *fu
     fly_depot_class_t *dc = &dp->dp_class[c];
     fly_zone_t *released = NULL;
     full->m_rounds = fly_slab_keep_own_os(dp->dp_slab, c, full->m_objs, full->m_rounds);
+    if (full->m_rounds == 0)        /* every round was another heap's: it is empty now */
+        return full;
     lock_counted(dp, c);
     fly_mag_t *empty = dc->dc_empty;
     if (empty && depot_has_room(dc, c, full)) {

@@ -17,7 +17,6 @@
 #include "stats.h"
 #include "heap.h"
 #include "huge.h"
-#include "init.h"
 #include "large.h"
 #include "meta.h"
 #include "os.h"
@@ -104,7 +103,7 @@ static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
 
 uint32_t fly_stats_heaps(void)
 {
-    return fly_initialized ? fly_heap_count() : 0;
+    return fly_heap_count();
 }
 
 int fly_stats_heap(uint32_t i, fly_heap_stats_t *hs)
@@ -154,7 +153,7 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     st->st_version = FLY_STATS_VERSION;
     st->st_size = sizeof(*st);
     st->st_resident_bytes = resident_bytes();
-    if (!fly_initialized)
+    if (fly_heap_count() == 0)        /* not initialized yet: nothing to count */
         return 0;
     fly_tcache_counts_t tcc;
     memset(&tcc, 0, sizeof(tcc));

@@ -46,8 +46,6 @@
 #include "os.h"
 #include <string.h>
 
-uintptr_t fly_region_map[FLY_REGION_MAP_LEN];
-
 /* Regions fly_vmem_release_empty_os unmaps per call: they are gathered
  * under the lock and unmapped after it, so the list lives on the stack. */
 #define RELEASE_BATCH 16

@@ -15,7 +15,7 @@
 #   tests/bad/test_*_api.c  bad input through the prefixed API
 #   tests/bad/test_*.c      (others) bad input under LD_PRELOAD
 #   tests/debug/test_*.c    linked with libflymalloc-ubsan.a (FLY_DEBUG assertions + UBSan)
-#   tests/tsan/test_*.c     linked with libflymalloc-tsan.a, -fsanitize=thread,undefined;
+#   tests/tsan/test_*.c     linked with libflymalloc-tsan.a (-Isrc), -fsanitize=thread,undefined;
 #                             any sanitizer report fails the test
 #   tests/*/test_*.sh, tests/programs/*.sh   shell tests (exit 0 pass, 77 skip)
 # A source may say "flytest: timeout=SECONDS" to change its timeout (default 120).
@@ -225,7 +225,7 @@ run_tsan_c() {
     selected "$name" || return 0
     local bin=$OUT/${name//\//_} log=$OUT/${name//\//_}.log
     need_file "$name" "$FLY_TSAN_LIB" || return 0
-    compile "$name" "$log" $CC $TFLAGS -fsanitize=thread,undefined -Iinclude \
+    compile "$name" "$log" $CC $TFLAGS -fsanitize=thread,undefined -Iinclude -Isrc \
         -o "$bin" "$src" "$FLY_TSAN_LIB" -lpthread || return 0
     SANITIZED=1 run_test "$name" "$log" "$(timeout_of "$src")" env \
         TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
