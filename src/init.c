@@ -40,7 +40,6 @@
 #include <unistd.h>
 
 bool fly_initialized;
-pthread_key_t fly_thread_key;
 static int init_state;            /* 0 none, 1 running, 2 done */
 fly_settings_t fly_settings;
 

@@ -80,7 +80,7 @@ static fly_lock_t tc_registry_lock = FLY_LOCK_INITIALIZER;
 static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock */
 /* Counters of exited threads, forgotten caches and uncached mallocs (atomic). */
 static fly_tcache_counts_t tc_retired;
-extern pthread_key_t fly_thread_key;
+pthread_key_t fly_thread_key;                    /* created by fly_init, destructor thread exit */
 static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc);
 static void retire_counts(const fly_tcache_t *tc);
 

@@ -30,6 +30,7 @@
 #include "mag.h"
 #include "region.h"
 #include "sizeclass.h"
+#include <pthread.h>
 
 typedef struct fly_tcbin {
     void **tb_top;           /* malloc: the loaded magazine's next free slot; rounds lie below */
@@ -146,6 +147,9 @@ FLY_INLINE void fly_tcbin_swap(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 }
 
 extern __thread fly_tcache_t *fly_tc;
+/* Each thread's cache, so that its destructor drains it at thread exit
+ * (created by fly_init, which owns the destructor). */
+extern pthread_key_t fly_thread_key;
 extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
 
 /* The heap the calling thread allocates from. */

@@ -17,7 +17,8 @@
 #   tests/debug/test_*.c    linked with libflymalloc-ubsan.a (FLY_DEBUG assertions + UBSan)
 #   tests/tsan/test_*.c     linked with libflymalloc-tsan.a (-Isrc), -fsanitize=thread,undefined;
 #                             any sanitizer report fails the test
-#   tests/*/test_*.sh, tests/programs/*.sh   shell tests (exit 0 pass, 77 skip)
+#   tests/*/test_*.sh, tests/programs/*.sh   shell tests (exit 0 pass, 77 skip);
+#                           tests/static/ checks the source itself (layering)
 # A source may say "flytest: timeout=SECONDS" to change its timeout (default 120).
 #
 # Usage: bash tests/run.sh [PATTERN...]   runs tests whose name contains a PATTERN.
@@ -258,7 +259,7 @@ for f in tests/bad/test_*.c; do
 done
 for f in tests/tsan/test_*.c; do run_tsan_c "$f"; done
 for f in tests/debug/test_*.c; do run_debug_c "$f"; done
-for f in tests/unit/test_*.sh tests/api/test_*.sh tests/preload/test_*.sh \
+for f in tests/static/test_*.sh tests/unit/test_*.sh tests/api/test_*.sh tests/preload/test_*.sh \
     tests/bad/test_*.sh tests/programs/*.sh; do
     case $f in */lib*.sh) continue ;; esac
     run_sh "$f"
