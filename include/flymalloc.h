@@ -111,7 +111,12 @@ void fly_stats_print(int fd, int flags);
  *   field by its name without st_ (uint64), "stats.classes.N.FIELD"
  *   (uint64; FIELD as in fly_class_stats_t without cs_),
  *   "stats.fragmentation.summary" (char[]: *oldlen in, length out),
- *   "opt.decay_ms" and "opt.tcache_bytes" (uint64, read-write),
+ *   "stats.fragmentation.NAME" (uint64), "stats.heaps" (uint32: heaps in
+ *   the process) and "stats.heaps.N.FIELD" (uint64, heap N, 0 the
+ *   default: small_bytes, cached_bytes, zone_bytes, used_bytes,
+ *   dirty_bytes, cold_bytes, mapped_bytes, purges, purged_bytes, reaps),
+ *   "opt.decay_ms" and "opt.tcache_bytes" (uint64, read-write; a write
+ *   applies to every heap),
  *   "thread.tcache.flush" and "arena.purge" (actions: no old, no new). */
 int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_, size_t newlen);
 

@@ -7,12 +7,14 @@
  * the os layer can assert it is entered with none (DESIGN: no system call
  * under an allocator lock).
  *
- * Lock order (fork takes them in this order, see init.c):
- *   1. class locks, by class index (slab zones and depot of one class)
- *   2. large-object lock (huge mapping cache)
- *   3. vmem arena lock
- *   4. meta lock (internal bump allocator), tcache registry lock
- *   5. trace lock (trace.c: the list of trace buffers)
+ * Lock order (the fork handlers take them in this order):
+ *   1. the heap list lock (heap.c; held only to publish a heap)
+ *   2. class locks, heap by heap, by class index (slab zones and depot of
+ *      one class of one heap)
+ *   3. the huge lock (huge mapping cache)
+ *   4. arena locks, heap by heap
+ *   5. meta lock (internal bump allocator), tcache registry lock
+ *   6. trace lock (trace.c: the list of trace buffers)
  */
 #ifndef FLY_LOCK_H
 #define FLY_LOCK_H
