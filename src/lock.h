@@ -7,7 +7,7 @@
  * the os layer can assert it is entered with none (DESIGN: no system call
  * under an allocator lock).
  *
- * Lock order (fork takes them in this order, see init.c):
+ * Lock order (fork takes them in this order, see fork.c):
  *   1. class locks, by class index (slab zones and depot of one class)
  *   2. large-object lock (huge mapping cache)
  *   3. vmem arena lock
