@@ -5,7 +5,7 @@
  * A program linked statically against libflymalloc.a resolves all of these
  * here, so the linker never pulls glibc's malloc.o (which would bring a
  * second allocator and duplicate symbols).  glibc's internal fork hooks are
- * no-ops: fork safety comes from our pthread_atfork handlers (init.c).
+ * no-ops: fork safety comes from our pthread_atfork handlers (fork.c).
  */
 #ifndef FLY_API_GLIBC_H
 #define FLY_API_GLIBC_H

@@ -13,14 +13,19 @@
  *   stats.heaps                   uint32, number of heaps
  *   stats.heaps.N.NAME            uint64, heap N (0: the default) figures
  *                                 (fly_heap_stats_t, stats.h)
- *   opt.decay_ms                  uint64, read-write: idle time before purge,
- *                                 for every heap
- *   opt.tcache_bytes              uint64, read-write: per-thread cache
- *                                 budget; lowering it makes every thread give
- *                                 back what exceeds it at its next tick;
- *                                 raising it lets busy bins grow further, up
- *                                 to every magazine at its largest (the base
- *                                 capacities stay as sized at start)
+ *   opt.NAME                      uint64, read-write: the options of
+ *                                 options.def marked run-time changeable,
+ *                                 NAME their name in lower case without
+ *                                 FLYMALLOC_, in the table's range; a write
+ *                                 applies to every heap, a read shows the
+ *                                 default heap's:
+ *   opt.decay_ms                  idle time before purge
+ *   opt.tcache_bytes              per-thread cache budget; lowering it
+ *                                 makes every thread give back what exceeds
+ *                                 it at its next tick; raising it lets busy
+ *                                 bins grow further, up to every magazine at
+ *                                 its largest (the base capacities stay as
+ *                                 sized at start)
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -28,6 +33,7 @@
  */
 #include "flymalloc.h"
 #include "stats.h"
+#include "config.h"
 #include "heap.h"
 #include "init.h"
 #include "tcache.h"
@@ -128,36 +134,80 @@ static int ctl_stats(const char *name, void *old, size_t *oldlen, const void *ne
     return ENOENT;
 }
 
-/* Run-time settings apply to every heap; reads show the default heap's. */
-static void set_decay(uint64_t v)
+/* Run-time options (the rows of options.def marked RUNTIME): a read shows
+ * the default heap's value; a change applies to every heap, through
+ * opt_apply alone. */
+static uint64_t opt_get(fly_opt_t id)
 {
-    for (uint32_t i = 0; i < fly_heap_count(); i++)
-        fly_heap_set_decay_ms(fly_heap_at(i), v);
+    const fly_heap_t *h = &fly_heap_default;
+    switch (id) {
+    case FLY_OPT_DECAY_MS:
+        return fly_heap_decay_ms(h);
+    case FLY_OPT_TCACHE_BYTES:
+        return __atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED);
+    /* Read once at start-up (no case default: a new row must be placed). */
+    case FLY_OPT_STATS:
+    case FLY_OPT_STATS_FILE:
+    case FLY_OPT_TRACE:
+    case FLY_OPT_TRACE_PID:
+    case FLY_OPT_TRACE_CLOCK:
+    case FLY_OPT_COUNT:
+        break;
+    }
+    return 0;
 }
 
-static void set_tcache_budget(uint64_t v)
+/* The table's upper bound, narrowed where a heap cannot use more: a cache
+ * budget beyond every magazine at its largest (or the start budget, if
+ * more) has nothing to grow into. */
+static uint64_t opt_max(fly_opt_t id)
 {
-    for (uint32_t i = 0; i < fly_heap_count(); i++)
-        __atomic_store_n(&fly_heap_at(i)->hp_tcache_budget, v, __ATOMIC_RELAXED);
+    const fly_heap_t *h = &fly_heap_default;
+    uint64_t hi = fly_options[id].op_max;
+    if (id == FLY_OPT_TCACHE_BYTES)
+        hi = FLY_MIN(hi, FLY_MAX(h->hp_policy.po_tcache_bytes, h->hp_depot.dp_mag_cap_bytes));
+    return hi;
 }
 
-/* A read-write uint64 setting: cur now, lo..hi allowed, apply to set it. */
-static int ctl_setting(uint64_t cur, uint64_t lo, uint64_t hi, void (*apply)(uint64_t),
-                       void *old, size_t *oldlen, const void *new_, size_t newlen)
+static void opt_apply(fly_opt_t id, uint64_t v)
 {
-    uint64_t v = 0;
+    for (uint32_t i = 0; i < fly_heap_count(); i++) {
+        fly_heap_t *h = fly_heap_at(i);
+        switch (id) {
+        case FLY_OPT_DECAY_MS:
+            fly_heap_set_decay_ms(h, v);
+            break;
+        case FLY_OPT_TCACHE_BYTES:
+            __atomic_store_n(&h->hp_tcache_budget, v, __ATOMIC_RELAXED);
+            break;
+        case FLY_OPT_STATS:
+        case FLY_OPT_STATS_FILE:
+        case FLY_OPT_TRACE:
+        case FLY_OPT_TRACE_PID:
+        case FLY_OPT_TRACE_CLOCK:
+        case FLY_OPT_COUNT:
+            break;
+        }
+    }
+}
+
+/* opt.NAME: a uint64 read through old/oldlen, set through new_/newlen
+ * (checked against the range before anything changes). */
+static int ctl_option(fly_opt_t id, void *old, size_t *oldlen, const void *new_, size_t newlen)
+{
+    uint64_t v = 0, cur = opt_get(id);
     if (new_) {
         if (newlen != sizeof(v))
             return EINVAL;
         memcpy(&v, new_, sizeof(v));
-        if (v < lo || v > hi)
+        if (v < fly_options[id].op_min || v > opt_max(id))
             return EINVAL;
     }
     int err = read_value(old, oldlen, &cur, sizeof(cur));
     if (err)
         return err;
     if (new_)
-        apply(v);
+        opt_apply(id, v);
     return 0;
 }
 
@@ -189,13 +239,9 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     }
     if (strncmp(name, "stats.", 6) == 0)
         return ctl_stats(name + 6, old, oldlen, new_);
-    const fly_heap_t *h = &fly_heap_default;
-    if (strcmp(name, "opt.decay_ms") == 0)
-        return ctl_setting(fly_heap_decay_ms(h), 0, 86400000, set_decay, old, oldlen, new_, newlen);
-    if (strcmp(name, "opt.tcache_bytes") == 0)
-        return ctl_setting(__atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED), 0,
-                           FLY_MAX(h->hp_policy.po_tcache_bytes, h->hp_depot.dp_mag_cap_bytes),
-                           set_tcache_budget, old, oldlen, new_, newlen);
+    fly_opt_t opt = fly_option_by_ctl_name(name);
+    if (opt != FLY_OPT_COUNT)
+        return ctl_option(opt, old, oldlen, new_, newlen);
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)

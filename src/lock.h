@@ -7,7 +7,7 @@
  * the os layer can assert it is entered with none (DESIGN: no system call
  * under an allocator lock).
  *
- * Lock order (the fork handlers take them in this order):
+ * Lock order (the fork handlers in fork.c take them in this order):
  *   1. the heap list lock (heap.c; held only to publish a heap)
  *   2. class locks, heap by heap, by class index (slab zones and depot of
  *      one class of one heap)

@@ -6,9 +6,10 @@
  * heap (heap.h) holds its own copy, frozen when the heap is made; the class
  * set is process-wide (the default heap's), the rest may differ per heap.
  * The numbers a thread's fast path needs are copied into its cache's bins,
- * so the fast path's code never changes with the policy.  Two values can be
- * changed at run time through fly_ctl (opt.decay_ms, opt.tcache_bytes);
- * they live in the heap beside the frozen policy.
+ * so the fast path's code never changes with the policy.  Two values are
+ * FLYMALLOC_* settings (options.def, config.c) that can also be changed at
+ * run time through fly_ctl (opt.decay_ms, opt.tcache_bytes); those live in
+ * the heap beside the frozen policy.
  */
 #ifndef FLY_POLICY_H
 #define FLY_POLICY_H

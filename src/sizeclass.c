@@ -11,6 +11,7 @@
  * heap (depot.c).
  */
 #include "sizeclass.h"
+#include "config.h"
 #include "region.h"
 
 uint8_t fly_class_table[FLY_FAST_MAX / 16 + 1];
@@ -39,13 +40,14 @@ void fly_policy_defaults(fly_policy_t *po)
             po->po_class_size[++n] = base + i * (base / 4);
     }
     po->po_nclasses = n;
-    po->po_tcache_bytes = 4u << 20;
+    /* The two defaults a user can set are the options table's. */
+    po->po_tcache_bytes = fly_option_default(FLY_OPT_TCACHE_BYTES);
     po->po_mag_max_rounds = 256;
     po->po_mag_max_bytes = 64u << 10;
     po->po_mag_min_rounds = 8;
     po->po_burst_div = 1;
     po->po_depot_bytes = 64u << 10;
-    po->po_decay_ms = 1000;
+    po->po_decay_ms = fly_option_default(FLY_OPT_DECAY_MS);
     po->po_tick_events = 256;
     po->po_gc_interval_ms = 1000;
     po->po_large_cache_bytes = 1u << 20;

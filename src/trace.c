@@ -24,7 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "trace.h"
-#include "init.h"
+#include "config.h"
 #include "tcache.h"
 #include "lock.h"
 #include "os.h"

@@ -4,7 +4,8 @@
  *   flymalloc run [--stats|--stats=json] -- CMD ARGS...
  *       runs CMD with LD_PRELOAD set to the libflymalloc.so built beside this
  *       program (so every child process of CMD uses flymalloc too);
- *       --stats prints a summary at exit (FLYMALLOC_STATS=1).
+ *       --stats prints a summary at exit (FLYMALLOC_STATS=1);
+ *       --help lists the FLYMALLOC_* settings (src/options.def).
  *   flymalloc trace -o FILE -- CMD ARGS...
  *       runs CMD on flymalloc recording every allocation event into FILE
  *       (docs/trace-format.md).
@@ -29,13 +30,79 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: flymalloc run [--stats|--stats=json] -- CMD [ARGS...]\n"
+    fprintf(f, "usage: flymalloc run [--stats|--stats=json|--help] -- CMD [ARGS...]\n"
                "       flymalloc trace -o FILE -- CMD [ARGS...]\n"
                "       flymalloc replay FILE [--allocator A | --compare A,B,...] [--json OUT]\n"
                "       flymalloc analyze FILE [-o OUT.json]\n"
                "       flymalloc report FILE [-o OUT.html] [--compare A,B,...]\n"
                "       flymalloc bench [--quick] [--only W1,W2] [--allocators A,B] "
                "[--repeat N] [--so NAME=PATH]\n");
+}
+
+/* The settings' table, the library's own (one row per FLYMALLOC_* variable). */
+enum opt_type {
+#define FLY_OPTION_TYPE(type, want) OPT_##type,
+#include "../src/options.def"
+#undef FLY_OPTION_TYPE
+};
+static const char *const opt_want[] = {
+#define FLY_OPTION_TYPE(type, want) [OPT_##type] = want,
+#include "../src/options.def"
+#undef FLY_OPTION_TYPE
+};
+static const struct opt {
+    const char *name, *def, *words, *help;
+    enum opt_type type;
+    unsigned long long min, max;
+    int runtime;
+} opts[] = {
+#define FLY_OPTION(name, type, def, min, max, words, runtime, help) \
+    { "FLYMALLOC_" #name, def, words, help, OPT_##type, min, max, runtime },
+#include "../src/options.def"
+#undef FLY_OPTION
+};
+
+/* A number as the setting takes it: bytes with the largest exact suffix. */
+static void print_number(FILE *f, const struct opt *o, unsigned long long v)
+{
+    int k = 0;
+    while (o->type == OPT_BYTES && k < 3 && v != 0 && v % 1024 == 0) {
+        v /= 1024;
+        k++;
+    }
+    fprintf(f, "%llu", v);
+    if (k)
+        fputc("kmg"[k - 1], f);
+}
+
+/* `flymalloc run --help`: every setting's name, default, meaning and values. */
+static void settings_help(FILE *f)
+{
+    fprintf(f, "\nsettings (environment variables, read once at start-up; a malformed one warns\n"
+               "and its default is used):\n");
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const struct opt *o = &opts[i];
+        fprintf(f, "  %s (default: %s)\n      %s\n      values: ", o->name, o->def, o->help);
+        if (o->type == OPT_WORDS) {
+            for (const char *w = o->words; *w; w++)
+                fputc(*w == '/' ? '|' : *w, f);
+        } else {
+            fputs(opt_want[o->type], f);
+        }
+        if (o->type == OPT_MS || o->type == OPT_BYTES || o->type == OPT_PID) {
+            fputs(", ", f);
+            print_number(f, o, o->min);
+            fputs(" to ", f);
+            print_number(f, o, o->max);
+        }
+        if (o->runtime) {
+            fputs("; fly_ctl(\"opt.", f);
+            for (const char *c = o->name + 10; *c; c++)
+                fputc(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c, f);
+            fputs("\") changes it at run time", f);
+        }
+        fputc('\n', f);
+    }
 }
 
 /* Directory holding this executable. */
@@ -85,6 +152,10 @@ static int cmd_run(int argc, char **argv)
             stats = "1";
         } else if (strcmp(argv[i], "--stats=json") == 0) {
             stats = "json";
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            settings_help(stdout);
+            return 0;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "flymalloc run: unknown option %s\n", argv[i]);
             usage(stderr);
