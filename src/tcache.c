@@ -59,6 +59,10 @@
  *
  * Registry: every live cache is on one list (for statistics and fork) under
  * tc_registry_lock; caches of exited threads are kept on a free list for reuse.
+ *
+ * Debug builds (-DFLY_DEBUG) state the bins' invariants wherever a bin
+ * changes ("Invariants" below); FLY_ASSERT compiles to nothing otherwise,
+ * so the release build's code is the same with or without them.
  */
 #include "tcache.h"
 #include "depot.h"
@@ -119,6 +123,64 @@ static uint64_t budget_of(const fly_tcache_t *tc)
     return __atomic_load_n(&tc->tc_heap->hp_tcache_budget, __ATOMIC_RELAXED);
 }
 
+/* Invariants of a live cache's bin c once set up (tb_cap != 0), checked in
+ * debug builds after every change to the bin (load_alloc, load_free, the
+ * swaps, bin_set_cap, refill, spill, flush, aging, trim):
+ *   - both magazines are this heap's depot's (m_cap is the class's
+ *     dc_mag_cap), keep their NULL guard word (malloc's "empty" test) and
+ *     are two magazines;
+ *   - the loaded magazine holds 0..m_cap rounds: one from the depot may
+ *     hold more than tb_cap, filled by a bin with a larger capacity;
+ *   - tb_flimit is the previous magazine's slot tb_cap, so the magazine
+ *     found from it is a real one and tb_ftop lies in it; it holds
+ *     0..tb_cap rounds, except that a trim (a lowered budget) may leave up
+ *     to m_cap in a bin it sent back to its base, until its next spill;
+ *   - tb_cap lies between the class's base and capacity (dc_mag_base,
+ *     dc_mag_cap in the heap's depot);
+ *   - the free check's constants are the class's.
+ * And of the cache (cap_bytes_check): tc_cap_bytes is the sum over the
+ * classes of 2 * capacity * size, a bin not set up counting at its base,
+ * so it lies between the depot's dp_mag_base_bytes and dp_mag_cap_bytes.
+ * The budget rules: growth never takes tc_cap_bytes past the budget
+ * (bin_grow); after a trim the sum fits the budget or every bin is at its
+ * base, and what the bins hold fits the budget (tcache_trim_os). */
+#ifdef FLY_DEBUG
+static void bin_check(const fly_tcache_t *tc, unsigned c)
+{
+    const fly_tcbin_t *b = &tc->tc_bins[c];
+    const fly_depot_class_t *dc = depot_class(tc, c);
+    const fly_class_t *cl = &fly_classes[c];
+    FLY_ASSERT(tc->tc_state == FLY_TC_LIVE && c >= 1 && c <= fly_nclasses);
+    FLY_ASSERT(b->tb_cap >= dc->dc_mag_base && b->tb_cap <= dc->dc_mag_cap);
+    const fly_mag_t *loaded = tc->tc_loaded[c], *prev = fly_tcbin_prev(b);
+    FLY_ASSERT(loaded != prev);
+    FLY_ASSERT(loaded->m_cap == dc->dc_mag_cap && loaded->m_guard == NULL);
+    FLY_ASSERT(prev->m_cap == dc->dc_mag_cap && prev->m_guard == NULL);
+    FLY_ASSERT(b->tb_top >= loaded->m_objs && b->tb_top <= loaded->m_objs + loaded->m_cap);
+    /* prev is found from tb_flimit less tb_cap: a stale tb_flimit (or
+     * tb_cap) shows as a header that is no magazine's, or tb_ftop outside it. */
+    FLY_ASSERT(b->tb_ftop >= prev->m_objs && b->tb_ftop <= prev->m_objs + prev->m_cap);
+    FLY_ASSERT(fly_tcbin_prev_rounds(b) <= b->tb_cap || b->tb_cap == dc->dc_mag_base);
+    FLY_ASSERT(b->tb_divm == cl->cl_divm && b->tb_obj_bound == cl->cl_obj_bound &&
+               b->tb_zmask == cl->cl_zone_size - 1);
+}
+
+static void cap_bytes_check(const fly_tcache_t *tc)
+{
+    const fly_depot_t *dp = depot_of(tc);
+    uint64_t sum = 0;
+    for (unsigned c = 1; c <= fly_nclasses; c++)
+        sum += 2ull * FLY_MAX(tc->tc_bins[c].tb_cap, dp->dp_class[c].dc_mag_base) * fly_classes[c].cl_size;
+    FLY_ASSERT(tc->tc_cap_bytes == sum);
+    FLY_ASSERT(tc->tc_cap_bytes >= dp->dp_mag_base_bytes && tc->tc_cap_bytes <= dp->dp_mag_cap_bytes);
+}
+#define BIN_CHECK(tc, c) bin_check(tc, c)
+#define CAP_BYTES_CHECK(tc) cap_bytes_check(tc)
+#else
+#define BIN_CHECK(tc, c) ((void)0)
+#define CAP_BYTES_CHECK(tc) ((void)0)
+#endif
+
 /* Every bin not set up, the cache on heap h, its tick and aging clock
  * started. */
 static void tcache_reset(fly_tcache_t *tc, fly_heap_t *h)
@@ -133,6 +195,7 @@ static void tcache_reset(fly_tcache_t *tc, fly_heap_t *h)
     tc->tc_ticks = h->hp_policy.po_tick_events;
     tc->tc_next_gc = fly_now_ms() + h->hp_policy.po_gc_interval_ms;
     fly_lcache_init(&tc->tc_lcache, h->hp_vmem, h->hp_policy.po_large_cache_bytes);
+    CAP_BYTES_CHECK(tc);
 }
 
 static fly_tcache_t *tcache_create_os(fly_heap_t *h)
@@ -170,6 +233,8 @@ void fly_tcache_init(void)
 /* Makes m, holding `rounds` objects, bin c's loaded magazine (mallocs). */
 static void load_alloc(fly_tcache_t *tc, unsigned c, fly_mag_t *m, uint32_t rounds)
 {
+    FLY_ASSERT(m->m_cap == depot_class(tc, c)->dc_mag_cap && m->m_guard == NULL);
+    FLY_ASSERT(rounds <= m->m_cap);
     FLY_SET(tc->tc_loaded[c], m);
     FLY_SET(tc->tc_bins[c].tb_top, m->m_objs + rounds);
 }
@@ -177,6 +242,8 @@ static void load_alloc(fly_tcache_t *tc, unsigned c, fly_mag_t *m, uint32_t roun
 /* Makes m, holding `rounds` objects, bin b's previous magazine (frees). */
 static void load_free(fly_tcbin_t *b, fly_mag_t *m, uint32_t rounds)
 {
+    FLY_ASSERT(m->m_guard == NULL && b->tb_cap <= m->m_cap);
+    FLY_ASSERT(rounds <= b->tb_cap);
     FLY_SET(b->tb_ftop, m->m_objs + rounds);
     FLY_SET(b->tb_flimit, m->m_objs + b->tb_cap);
 }
@@ -208,6 +275,9 @@ static void bin_set_cap(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c, uint32_t c
     fly_mag_t *prev = fly_tcbin_prev(b);
     FLY_SET(b->tb_cap, cap);
     FLY_SET(b->tb_flimit, prev->m_objs + cap);
+    FLY_ASSERT(fly_tcbin_prev(b) == prev);
+    FLY_ASSERT(cap >= depot_class(tc, c)->dc_mag_base && cap <= depot_class(tc, c)->dc_mag_cap);
+    CAP_BYTES_CHECK(tc);
 }
 
 /* Bin c goes to the depot in direction trip.  If its last visit went the
@@ -226,8 +296,11 @@ static void bin_grow(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c, uint8_t trip)
         return;
     uint32_t cap = FLY_MIN(2 * b->tb_cap, depot_class(tc, c)->dc_mag_cap);
     uint64_t more = 2ull * (cap - b->tb_cap) * fly_classes[c].cl_size;
-    if (more && tc->tc_cap_bytes + more <= budget_of(tc))
+    uint64_t budget;                            /* read once: fly_ctl may change it */
+    if (more && tc->tc_cap_bytes + more <= (budget = budget_of(tc))) {
         bin_set_cap(tc, b, c, cap);
+        FLY_ASSERT(tc->tc_cap_bytes <= budget);
+    }
 }
 
 /* First use of class c in this thread: get its two magazines. */
@@ -247,6 +320,7 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     load_free(b, prev, 0);                      /* at capacity 0 */
     bin_set_cap(tc, b, c, depot_class(tc, c)->dc_mag_base);
     b->tb_obj_bound = cl->cl_obj_bound;         /* last: frees may now pass the check */
+    BIN_CHECK(tc, c);
     return true;
 }
 
@@ -255,8 +329,11 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
  * Returns false when no memory can be had. */
 static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
+    FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) == 0);
     if (fly_tcbin_prev_rounds(b)) {
         fly_tcbin_swap(tc, b, c);
+        FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) != 0 && fly_tcbin_prev_rounds(b) == 0);
+        BIN_CHECK(tc, c);
         return true;
     }
     FLY_SET(tc->tc_misses[c], tc->tc_misses[c] + 1);
@@ -264,6 +341,7 @@ static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     unsigned burst = FLY_MAX(1u, b->tb_cap / tc->tc_heap->hp_policy.po_burst_div);
     fly_mag_t *m = fly_depot_refill_os(depot_of(tc), c, unload_alloc(tc, c), burst);
     load_alloc(tc, c, m, m->m_rounds);
+    BIN_CHECK(tc, c);
     return m->m_rounds != 0;
 }
 
@@ -271,14 +349,20 @@ static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
  * is empty, or else trades with the depot for an empty one. */
 static void bin_spill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
+    FLY_ASSERT(b->tb_ftop >= b->tb_flimit);
     if (fly_tcache_loaded_rounds(tc, c) == 0) {
         fly_tcbin_swap(tc, b, c);
+        FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) >= b->tb_cap && fly_tcbin_prev_rounds(b) == 0);
+        BIN_CHECK(tc, c);
         return;
     }
     bin_grow(tc, b, c, FLY_TRIP_SPILL);
-    if (b->tb_ftop < b->tb_flimit)              /* the capacity grew */
+    if (b->tb_ftop < b->tb_flimit) {            /* the capacity grew */
+        BIN_CHECK(tc, c);
         return;
+    }
     load_free(b, fly_depot_exchange_full_os(depot_of(tc), c, unload_free(b)), 0);
+    BIN_CHECK(tc, c);
 }
 
 /* A thread without a cache (exiting, or none could be made) is served by
@@ -331,6 +415,7 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
         return NULL;
     }
     FLY_SET(b->tb_top, b->tb_top - 1);
+    BIN_CHECK(tc, c);
     return *b->tb_top;
 }
 
@@ -353,6 +438,7 @@ void *fly_tcache_malloc_tick(size_t size, unsigned c)
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
     FLY_SET(b->tb_requested, b->tb_requested + size);
     FLY_SET(b->tb_top, b->tb_top - 1);
+    BIN_CHECK(tc, c);
     return p;
 }
 
@@ -378,8 +464,10 @@ static FLY_NOINLINE void free_slow_os(void *p, unsigned c)
     bool full = b->tb_ftop >= b->tb_flimit;
     if (full)
         bin_spill_os(tc, b, c);
+    FLY_ASSERT(b->tb_ftop < b->tb_flimit);
     *b->tb_ftop = p;
     FLY_SET(b->tb_ftop, b->tb_ftop + 1);
+    BIN_CHECK(tc, c);
     /* Frees count toward maintenance too, a magazine's worth at each full
      * one, so a program whose last act is a long run of frees still ages
      * its cache and purges what has been idle long enough. */
@@ -402,10 +490,12 @@ void fly_tcache_free_slow(void *p, unsigned c)
         return;
     }
     fly_tcbin_swap(tc, b, c);
+    FLY_ASSERT(fly_tcbin_prev_rounds(b) == 0);
     *b->tb_ftop = p;
     FLY_SET(b->tb_ftop, b->tb_ftop + 1);
     FLY_SET(tc->tc_ticks, tc->tc_ticks - (int64_t)b->tb_cap);
     tc->tc_activity[c]++;
+    BIN_CHECK(tc, c);
 }
 
 /* Gives back everything bin c caches; keeps its (now empty) magazines. */
@@ -416,6 +506,8 @@ static void bin_flush_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
     fly_depot_drain_mag_os(depot_of(tc), c, prev);
     load_alloc(tc, c, alloc, 0);
     load_free(b, prev, 0);
+    FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) == 0 && fly_tcbin_prev_rounds(b) == 0);
+    BIN_CHECK(tc, c);
 }
 
 /* Bytes bin c holds. */
@@ -449,6 +541,8 @@ static void return_mags(fly_tcache_t *tc)
         fly_tcbin_t *b = &tc->tc_bins[c];
         if (b->tb_cap == 0)
             continue;
+        /* The depot takes them as empties: anything left in them would be lost. */
+        FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) == 0 && fly_tcbin_prev_rounds(b) == 0);
         fly_mag_t *mags = tc->tc_loaded[c];
         mags->m_next = fly_tcbin_prev(b);
         mags->m_next->m_next = NULL;
@@ -504,6 +598,19 @@ static FLY_NOINLINE void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
         bytes -= bin_bytes(tc, c);
         bin_flush_os(tc, b, c);
     }
+#ifdef FLY_DEBUG
+    /* The capacities fit the budget, or every bin is at its base; what the
+     * bins hold fits it. */
+    FLY_ASSERT(tc->tc_cap_bytes <= budget || tc->tc_cap_bytes == depot_of(tc)->dp_mag_base_bytes);
+    uint64_t held = 0;
+    for (unsigned c = 1; c <= fly_nclasses; c++) {
+        if (tc->tc_bins[c].tb_cap == 0)
+            continue;
+        BIN_CHECK(tc, c);
+        held += bin_bytes(tc, c);
+    }
+    FLY_ASSERT(held == bytes && held <= budget);
+#endif
 }
 
 /* Aging of one thread's cache: idle bins shed their rounds. */
@@ -525,6 +632,8 @@ static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc)
                 fly_slab_put_os(&tc->tc_heap->hp_slab, c, m->m_objs + keep, rounds - keep);
                 load_alloc(tc, c, m, keep);
             }
+            FLY_ASSERT(fly_tcbin_prev_rounds(b) == 0 && b->tb_cap == depot_class(tc, c)->dc_mag_base);
+            BIN_CHECK(tc, c);
         }
         tc->tc_activity_seen[c] = activity;
     }
@@ -544,6 +653,7 @@ void fly_tcache_tick(fly_tcache_t *tc)
     uint64_t budget = budget_of(tc);
     if (fly_unlikely(budget < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
         tcache_trim_os(tc, budget);
+    CAP_BYTES_CHECK(tc);
     fly_maintain_tick_os(now);
 }
 
