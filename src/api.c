@@ -15,7 +15,7 @@
  * "flymalloc: FUNC(): double free 0x...".
  *
  * Lazy initialization and the tracing decision happen here, at the top,
- * on the slow paths: malloc's miss (fly_malloc_miss) and free's slow
+ * on the slow paths: malloc's miss (fly_malloc_miss_os) and free's slow
  * paths look at them before handing the call to the thread cache, so
  * nothing below the API initializes or records.  Tracing (trace.h) adds
  * nothing to malloc's and free's fast paths; the other entry points test
@@ -34,7 +34,7 @@
 #include <errno.h>
 #include <string.h>
 
-FLY_NOINLINE void *fly_malloc_miss(size_t size, unsigned c)
+FLY_NOINLINE void *fly_malloc_miss_os(size_t size, unsigned c)
 {
     if (fly_likely(fly_tcache_can_swap(c)))
         return fly_tcache_swap_pop(size, c);
@@ -44,16 +44,16 @@ FLY_NOINLINE void *fly_malloc_miss(size_t size, unsigned c)
     }
     if (fly_trace_wanted())
         return fly_traced_malloc(size);
-    return fly_tcache_malloc_slow(size, c);
+    return fly_tcache_malloc_slow_os(size, c);
 }
 
 /* A large block from the calling thread's heap, through its cache. */
-static void *large_alloc(size_t size, size_t align, bool zero)
+static void *large_alloc_os(size_t size, size_t align, bool zero)
 {
     return fly_large_alloc_os(fly_tcache_heap()->hp_vmem, fly_tcache_lcache(), size, align, zero);
 }
 
-static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
+static FLY_NOINLINE void *malloc_big_os(size_t size, bool zero)
 {
     if (fly_unlikely(!fly_initialized))
         fly_init();
@@ -66,7 +66,7 @@ static FLY_NOINLINE void *malloc_big(size_t size, bool zero)
         return p;
     }
     if (size <= FLY_LARGE_MAX)
-        return large_alloc(size, FLY_PAGE, zero);
+        return large_alloc_os(size, FLY_PAGE, zero);
     return fly_huge_alloc_os(size, FLY_REGION, zero);
 }
 
@@ -76,7 +76,7 @@ FLY_EXPORT void *fly_malloc(size_t size)
         return fly_malloc_bin_inline(size, fly_bin_table[(size + 15) >> 4]);
     if (fly_likely(size <= FLY_SMALL_MAX))
         return fly_malloc_bin_inline(size, fly_bin_table_medium[(size + 127) >> 7]);
-    return malloc_big(size, false);
+    return malloc_big_os(size, false);
 }
 
 FLY_EXPORT void fly_free(void *p)
@@ -84,7 +84,7 @@ FLY_EXPORT void fly_free(void *p)
     fly_free_inline(p, "free");
 }
 
-void fly_free_slow(void *p, const char *fname)
+void fly_free_slow_os(void *p, const char *fname)
 {
     if (fly_trace_wanted()) {
         fly_traced_free(p, fname);
@@ -105,23 +105,23 @@ void fly_free_slow(void *p, const char *fname)
     if (pc >= 1 && pc <= fly_nclasses) {
         if (!fly_slab_valid(p, pc))
             fly_panic_ptr(fname, "invalid pointer", p);
-        fly_tcache_free_slow(p, pc);
+        fly_tcache_free_slow_os(p, pc);
     } else if (pc == FLY_PC_LARGE && page_aligned) {
-        fly_large_free_os(fly_tcache_lcache(), p);
+        fly_large_free(fly_tcache_lcache(), p);
     } else {
         fly_panic_ptr(fname, pc == FLY_PC_FREED_LARGE && page_aligned ? "double free"
                                                                       : "invalid pointer", p);
     }
 }
 
-FLY_NOINLINE void fly_free_bin_slow(void *p, const fly_tcbin_t *b, const char *fname)
+FLY_NOINLINE void fly_free_bin_slow_os(void *p, const fly_tcbin_t *b, const char *fname)
 {
     if (fly_trace_wanted()) {
         fly_traced_free(p, fname);
         return;
     }
     fly_trace_touch_shared();
-    fly_tcache_free_slow(p, (unsigned)(b - fly_tc->tc_bins));
+    fly_tcache_free_slow_os(p, (unsigned)(b - fly_tc->tc_bins));
 }
 
 /* Usable size of a block we handed out; panics (naming fname) otherwise. */
@@ -155,10 +155,10 @@ FLY_EXPORT void *fly_calloc(size_t nmemb, size_t size)
             memset(p, 0, total);
         return p;
     }
-    return malloc_big(total, true);
+    return malloc_big_os(total, true);
 }
 
-static void *realloc_move(void *p, size_t old, size_t size)
+static void *realloc_move_os(void *p, size_t old, size_t size)
 {
     void *q = fly_malloc(size);
     if (q == NULL)
@@ -184,16 +184,16 @@ FLY_EXPORT void *fly_realloc(void *p, size_t size)
     if (fly_region_kind(p) == FLY_REGION_MAP_HUGE) {
         if (size > FLY_LARGE_MAX)
             return fly_huge_realloc_os(p, size);
-        return realloc_move(p, old, size);
+        return realloc_move_os(p, old, size);
     }
     if (old <= FLY_SMALL_MAX) {
         if (size <= FLY_SMALL_MAX && fly_class_of(size) == fly_class_of(old))
             return p;
-        return realloc_move(p, old, size);
+        return realloc_move_os(p, old, size);
     }
     if (size > FLY_SMALL_MAX && fly_large_resize_inplace(p, size))
         return p;
-    return realloc_move(p, old, size);
+    return realloc_move_os(p, old, size);
 }
 
 FLY_EXPORT void *fly_reallocarray(void *p, size_t nmemb, size_t size)
@@ -207,7 +207,7 @@ FLY_EXPORT void *fly_reallocarray(void *p, size_t nmemb, size_t size)
 }
 
 /* align: a power of two. */
-static void *aligned_alloc_impl(size_t align, size_t size)
+static void *aligned_alloc_os(size_t align, size_t size)
 {
     if (align <= 16)
         return fly_malloc(size);
@@ -223,7 +223,7 @@ static void *aligned_alloc_impl(size_t align, size_t size)
             return fly_malloc_small_inline(fly_classes[c].cl_size, c);
     }
     if (size <= FLY_LARGE_MAX && align <= FLY_REGION / 4)
-        return large_alloc(FLY_MAX(size, FLY_SMALL_MAX + 1), align, false);
+        return large_alloc_os(FLY_MAX(size, FLY_SMALL_MAX + 1), align, false);
     return fly_huge_alloc_os(size, align, false);
 }
 
@@ -239,7 +239,7 @@ FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
     if (!power_of_two(alignment) || alignment % sizeof(void *))
         return EINVAL;
     int saved = errno;
-    void *p = aligned_alloc_impl(alignment, size);
+    void *p = aligned_alloc_os(alignment, size);
     errno = saved;
     if (p == NULL)
         return ENOMEM;
@@ -255,7 +255,7 @@ FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return aligned_alloc_impl(alignment, size);
+    return aligned_alloc_os(alignment, size);
 }
 
 FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
@@ -269,14 +269,14 @@ FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
     }
     if (!power_of_two(alignment))
         alignment = alignment < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(alignment));
-    return aligned_alloc_impl(alignment, size);
+    return aligned_alloc_os(alignment, size);
 }
 
 FLY_EXPORT void *fly_valloc(size_t size)
 {
     if (fly_trace_wanted())
         return fly_traced_aligned(FLY_VALLOC, FLY_PAGE, size);
-    return aligned_alloc_impl(FLY_PAGE, size);
+    return aligned_alloc_os(FLY_PAGE, size);
 }
 
 FLY_EXPORT void *fly_pvalloc(size_t size)
@@ -287,7 +287,7 @@ FLY_EXPORT void *fly_pvalloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return aligned_alloc_impl(FLY_PAGE, FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE));
+    return aligned_alloc_os(FLY_PAGE, FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE));
 }
 
 FLY_EXPORT size_t fly_malloc_usable_size(void *p)

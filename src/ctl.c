@@ -71,7 +71,7 @@ static unsigned class_number(const char **name)
     return n;
 }
 
-static int ctl_stats(const char *name, void *old, size_t *oldlen, const void *new_)
+static int ctl_stats_os(const char *name, void *old, size_t *oldlen, const void *new_)
 {
     fly_stats_t st;
     fly_stats_get(&st, sizeof(st));
@@ -219,7 +219,7 @@ static int ctl_action(void (*action)(void), void *old, size_t *oldlen, const voi
     return 0;
 }
 
-static void purge_all(void)
+static void purge_all_os(void)
 {
     fly_malloc_trim(0);
 }
@@ -238,13 +238,13 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
         return read_value(old, oldlen, &v, sizeof(v));
     }
     if (strncmp(name, "stats.", 6) == 0)
-        return ctl_stats(name + 6, old, oldlen, new_);
+        return ctl_stats_os(name + 6, old, oldlen, new_);
     fly_opt_t opt = fly_option_by_ctl_name(name);
     if (opt != FLY_OPT_COUNT)
         return ctl_option(opt, old, oldlen, new_, newlen);
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)
-        return ctl_action(purge_all, old, oldlen, new_);
+        return ctl_action(purge_all_os, old, oldlen, new_);
     return ENOENT;
 }

@@ -166,7 +166,7 @@ fly_mag_t *fly_depot_exchange_full_os(fly_depot_t *dp, unsigned c, fly_mag_t *fu
 {
     fly_depot_class_t *dc = &dp->dp_class[c];
     fly_zone_t *released = NULL;
-    full->m_rounds = fly_slab_keep_own_os(dp->dp_slab, c, full->m_objs, full->m_rounds);
+    full->m_rounds = fly_slab_keep_own(dp->dp_slab, c, full->m_objs, full->m_rounds);
     if (full->m_rounds == 0)        /* every round was another heap's: it is empty now */
         return full;
     lock_counted(dp, c);
@@ -196,19 +196,19 @@ fly_mag_t *fly_depot_exchange_full_os(fly_depot_t *dp, unsigned c, fly_mag_t *fu
     fly_slab_put_locked(dp->dp_slab, c, full->m_objs, full->m_rounds, &released);
     full->m_rounds = 0;
     fly_unlock(class_lock(dp, c));
-    fly_slab_release_os(released);
+    fly_slab_release(released);
     return full;
 }
 
-void fly_depot_drain_mag_os(fly_depot_t *dp, unsigned c, fly_mag_t *m)
+void fly_depot_drain_mag(fly_depot_t *dp, unsigned c, fly_mag_t *m)
 {
     if (m->m_rounds) {
-        fly_slab_put_os(dp->dp_slab, c, m->m_objs, m->m_rounds);
+        fly_slab_put(dp->dp_slab, c, m->m_objs, m->m_rounds);
         m->m_rounds = 0;
     }
 }
 
-void fly_depot_reap_os(fly_depot_t *dp, bool force)
+void fly_depot_reap(fly_depot_t *dp, bool force)
 {
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         fly_depot_class_t *dc = &dp->dp_class[c];
@@ -226,6 +226,6 @@ void fly_depot_reap_os(fly_depot_t *dp, bool force)
         dc->dc_full_min = dc->dc_nfull;
         dc->dc_pops_at_reap = dc->dc_pops;
         fly_unlock(class_lock(dp, c));
-        fly_slab_release_os(released);
+        fly_slab_release(released);
     }
 }

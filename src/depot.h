@@ -47,9 +47,9 @@ fly_mag_t *fly_depot_refill_os(fly_depot_t *dp, unsigned c, fly_mag_t *empty, un
  * other heaps go back to their own zones first. */
 fly_mag_t *fly_depot_exchange_full_os(fly_depot_t *dp, unsigned c, fly_mag_t *full);
 /* Drains a magazine's rounds to their zones. */
-void fly_depot_drain_mag_os(fly_depot_t *dp, unsigned c, fly_mag_t *m);
+void fly_depot_drain_mag(fly_depot_t *dp, unsigned c, fly_mag_t *m);
 /* Aging: returns to the zones the full magazines not needed in the last
  * interval (Bonwick's working-set reap).  With force, all of them. */
-void fly_depot_reap_os(fly_depot_t *dp, bool force);
+void fly_depot_reap(fly_depot_t *dp, bool force);
 
 #endif

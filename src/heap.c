@@ -85,7 +85,7 @@ bool fly_heap_maintain_os(fly_heap_t *h, uint64_t now)
                                                    now + h->hp_policy.po_gc_interval_ms, false,
                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
         fly_vmem_purge_os(h->hp_vmem, now, false);
-        fly_depot_reap_os(&h->hp_depot, false);
+        fly_depot_reap(&h->hp_depot, false);
         __atomic_fetch_add(&h->hp_reaps, 1, __ATOMIC_RELAXED);
         reaped = true;
     }
@@ -96,7 +96,7 @@ bool fly_heap_maintain_os(fly_heap_t *h, uint64_t now)
 
 void fly_heap_trim_os(fly_heap_t *h)
 {
-    fly_depot_reap_os(&h->hp_depot, true);
+    fly_depot_reap(&h->hp_depot, true);
     fly_vmem_purge_os(h->hp_vmem, 0, true);
 }
 

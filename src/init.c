@@ -70,6 +70,6 @@ __attribute__((constructor(101))) static void fly_init_early(void)
 /* At exit the recorder writes its last events, then the report prints. */
 __attribute__((destructor)) static void fly_fini(void)
 {
-    fly_trace_finish();
-    fly_report_at_exit();
+    fly_trace_finish_os();
+    fly_report_at_exit_os();
 }

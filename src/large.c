@@ -90,7 +90,7 @@ void *fly_large_alloc_os(fly_vmem_t *vm, fly_lcache_t *lc, size_t size, size_t a
     return p;
 }
 
-void fly_large_free_os(fly_lcache_t *lc, void *p)
+void fly_large_free(fly_lcache_t *lc, void *p)
 {
     size_t npages = fly_vmem_span_pages(p);
     mark(p, FLY_PC_FREED_LARGE);
@@ -98,7 +98,7 @@ void fly_large_free_os(fly_lcache_t *lc, void *p)
     __atomic_fetch_sub(&large_count.bc_live_bytes, npages << FLY_PAGE_SHIFT, __ATOMIC_RELAXED);
     fly_usage_note(-(int64_t)(npages << FLY_PAGE_SHIFT));
     if (!lcache_push(lc, p, npages))
-        fly_vmem_free_os(fly_vmem_of(p), p, npages);
+        fly_vmem_free(fly_vmem_of(p), p, npages);
 }
 
 size_t fly_large_usable(const void *p)
@@ -125,13 +125,13 @@ bool fly_large_resize_inplace(void *p, size_t newsize)
     return true;
 }
 
-void fly_large_flush_os(fly_lcache_t *lc)
+void fly_large_flush(fly_lcache_t *lc)
 {
     for (size_t n = 1; n <= FLY_LCACHE_PAGES; n++) {
         fly_lcache_bin_t *lb = &lc->lc_bin[n];
         while (lb->lb_count) {
             void *p = lb->lb_blocks[--lb->lb_count];
-            fly_vmem_free_os(fly_vmem_of(p), p, n);
+            fly_vmem_free(fly_vmem_of(p), p, n);
         }
     }
     lc->lc_bytes = 0;

@@ -40,12 +40,12 @@ void *fly_large_alloc_os(struct fly_vmem *vm, fly_lcache_t *lc, size_t size, siz
 /* p's page is a large head (FLY_PC_LARGE) and p is page aligned.  It goes
  * into lc (may be NULL) if it belongs to lc's arena and there is room,
  * else back to its own arena. */
-void fly_large_free_os(fly_lcache_t *lc, void *p);
+void fly_large_free(fly_lcache_t *lc, void *p);
 size_t fly_large_usable(const void *p);
 /* Resizes in place (shrink, or grow into free pages after it). */
 bool fly_large_resize_inplace(void *p, size_t newsize);
 /* Gives every block lc holds back to its arena. */
-void fly_large_flush_os(fly_lcache_t *lc);
+void fly_large_flush(fly_lcache_t *lc);
 void fly_large_counts(fly_block_counts_t *out);
 
 #endif

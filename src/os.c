@@ -19,7 +19,7 @@ __thread int fly_locks_held;
 
 #define COUNT(field, n) __atomic_fetch_add(&os_count.field, (n), __ATOMIC_RELAXED)
 
-static void *map_raw(size_t size)
+static void *map_raw_os(size_t size)
 {
     FLY_ASSERT_NO_LOCKS();
     int saved = errno;
@@ -47,14 +47,14 @@ void fly_os_unmap(void *p, size_t size)
 
 void *fly_os_map_aligned(size_t size, size_t align)
 {
-    void *p = map_raw(size);
+    void *p = map_raw_os(size);
     if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)
         return p;
     /* Misaligned: map again with room to trim. */
     fly_os_unmap(p, size);
     if (size + align < size)
         return NULL;
-    char *raw = map_raw(size + align);
+    char *raw = map_raw_os(size + align);
     if (raw == NULL)
         return NULL;
     char *aligned = (char *)FLY_ALIGN_UP((uintptr_t)raw, align);

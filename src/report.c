@@ -11,7 +11,7 @@
 #include "stats.h"
 #include <unistd.h>
 
-void fly_report_at_exit(void)
+void fly_report_at_exit_os(void)
 {
     int mode = fly_settings.se_stats;
     if (mode == 0 && fly_settings.se_stats_file)

@@ -24,7 +24,7 @@
  * object into its own cache.  Each zone names its slab (z_slab), so
  * whenever objects leave a cache for the zones, those of other slabs go
  * back to their own zones, under their own class locks, one lock held at a
- * time (fly_slab_keep_own_os); with one slab in the process that step looks
+ * time (fly_slab_keep_own); with one slab in the process that step looks
  * at nothing.
  */
 #include "slab.h"
@@ -97,7 +97,7 @@ static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
     return z;
 }
 
-void fly_slab_release_os(fly_zone_t *empty)
+void fly_slab_release(fly_zone_t *empty)
 {
     while (empty) {
         fly_zone_t *next = empty->z_next;
@@ -105,7 +105,7 @@ void fly_slab_release_os(fly_zone_t *empty)
         const fly_class_t *cl = &fly_classes[empty->z_class];
         size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
         memset(&fly_region_of(base)->r_pageclass[fly_page_index(base)], FLY_PC_NONE, pages);
-        fly_vmem_free_os(empty->z_slab->sl_vmem, base, pages);
+        fly_vmem_free(empty->z_slab->sl_vmem, base, pages);
         empty = next;
     }
 }
@@ -222,16 +222,16 @@ void fly_slab_put_locked(fly_slab_t *sl, unsigned c, void *const *objs, unsigned
 }
 
 /* Puts n objects of sl's own zones back: lock, put, unlock, release. */
-static void put_own_os(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
+static void put_own(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
 {
     fly_zone_t *empty = NULL;
     fly_lock(&sl->sl_class[c].sc_lock);
     fly_slab_put_locked(sl, c, objs, n, &empty);
     fly_unlock(&sl->sl_class[c].sc_lock);
-    fly_slab_release_os(empty);
+    fly_slab_release(empty);
 }
 
-unsigned fly_slab_keep_own_os(fly_slab_t *sl, unsigned c, void **objs, unsigned n)
+unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n)
 {
     if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1))
         return n;
@@ -247,15 +247,15 @@ unsigned fly_slab_keep_own_os(fly_slab_t *sl, unsigned c, void **objs, unsigned 
         if (home == sl)
             objs[own++] = p;
         else
-            put_own_os(home, c, &p, 1);
+            put_own(home, c, &p, 1);
     }
     return own;
 }
 
-void fly_slab_put_os(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
+void fly_slab_put(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
 {
     if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1)) {
-        put_own_os(sl, c, objs, n);
+        put_own(sl, c, objs, n);
         return;
     }
     /* The caller's array is left as it was: foreign objects are sorted out
@@ -264,9 +264,9 @@ void fly_slab_put_os(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
     while (n) {
         unsigned k = FLY_MIN(n, 64u);
         memcpy(batch, objs, k * sizeof(void *));
-        unsigned own = fly_slab_keep_own_os(sl, c, batch, k);
+        unsigned own = fly_slab_keep_own(sl, c, batch, k);
         if (own)
-            put_own_os(sl, c, batch, own);
+            put_own(sl, c, batch, own);
         objs += k;
         n -= k;
     }

@@ -36,18 +36,18 @@ unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
 /* With the class lock held: the same, without creating zones. */
 unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned want);
 /* With the class lock held: returns objects of sl's own zones; zones that
- * become empty are chained on *empty for fly_slab_release_os() after
+ * become empty are chained on *empty for fly_slab_release() after
  * unlocking.  Panics on an object that is already free. */
 void fly_slab_put_locked(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n,
                          fly_zone_t **empty);
 /* Without locks: gives empty zones back to their arenas (as dirty pages). */
-void fly_slab_release_os(fly_zone_t *empty);
+void fly_slab_release(fly_zone_t *empty);
 /* Returns objects of class c to their zones, whichever slab owns them. */
-void fly_slab_put_os(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n);
+void fly_slab_put(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n);
 /* Sends the objects of objs[0..n) that lie in another slab's zones back to
  * them and packs sl's own at the front; returns how many are sl's.  With a
  * single slab in the process nothing is looked at. */
-unsigned fly_slab_keep_own_os(fly_slab_t *sl, unsigned c, void **objs, unsigned n);
+unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n);
 /* Checks that p is the start of an object in a live zone of class c. */
 bool fly_slab_valid(const void *p, unsigned c);
 /* The slab whose zone holds p (p passed fly_slab_valid for some class). */

@@ -11,14 +11,12 @@
  *    time (for rounds after giving a full magazine, or the other way round)
  *    it doubles, up to a magazine of po_mag_max_bytes (or of
  *    po_mag_min_rounds, if more: sizeclass.c), while the budget has room.
- *    So the classes a thread keeps busy share the other three quarters
- *    (random sizes up to 32 KiB ran 1.23x faster, bench st-rand), and
- *    aging (3.) returns an idle bin to its base.  A bin that only
+ *    So the classes a thread keeps busy share the other three quarters,
+ *    and aging (3.) returns an idle bin to its base.  A bin that only
  *    allocates or only frees (a pipeline's producer or consumer) stays at
  *    its base: it visits the depot once per magazine however big, and a
  *    big one only holds more objects in the producer, the consumer and the
- *    depot at once (xmalloc with a 4-batch queue: peak RSS 2.52 MiB against
- *    2.90 when flows grew; mimalloc 2.24).
+ *    depot at once.  (docs/design.md, section 6, has the measurements.)
  * 2. Burst fill.  A miss with both magazines empty trades with the depot or
  *    fills a whole magazine from the zones under one lock (depot.c).
  *    Split magazines: malloc pops from the loaded magazine and free pushes
@@ -29,11 +27,8 @@
  *    stack, free's store of the new top and malloc's load of it are the
  *    same word, and free learns which bin it is late (two dependent loads
  *    from p), so a malloc that runs ahead of it is most likely cancelled
- *    and replayed whenever the two classes match (this VM has no counters
- *    to show it).  With sizes of 16-128 B (larson, 100 objects, pinned,
- *    median of 9) that cost 0.204 s against 0.165 split, where a single
- *    size showed no difference; mimalloc likewise keeps malloc's and
- *    free's lists apart (its local-free list).  Swaps come once per
+ *    and replayed whenever the two classes match; mimalloc likewise keeps
+ *    malloc's and free's lists apart (its local-free list).  Swaps come once per
  *    magazine of mallocs, and no longer every other call when the live
  *    count wanders around the point where Bonwick's rule swaps.
  * 3. Aging.  Every po_tick_events mallocs the thread runs a maintenance tick
@@ -47,7 +42,7 @@
  * 4. Frees from other threads need no atomics: an object simply enters the
  *    freeing thread's magazine (zones are shared, so no owner is needed),
  *    except a thread's first free of a class, which goes back to the zone
- *    (fly_tcache_free_slow: passive false sharing).
+ *    (fly_tcache_free_slow_os: passive false sharing).
  * 5. Thread exit (pthread key destructor) drains the cache to the zones and
  *    leaves the thread on fly_tcache_dead, which serves any later request
  *    straight from the zones.
@@ -85,7 +80,7 @@ static fly_tcache_t *tc_live, *tc_free;          /* guarded by tc_registry_lock 
 /* Counters of exited threads, forgotten caches and uncached mallocs (atomic). */
 static fly_tcache_counts_t tc_retired;
 pthread_key_t fly_thread_key;                    /* created by fly_init, destructor thread exit */
-static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc);
+static FLY_NOINLINE void tcache_gc(fly_tcache_t *tc);
 static void retire_counts(const fly_tcache_t *tc);
 
 static void registry_insert(fly_tcache_t *tc)
@@ -143,7 +138,7 @@ static uint64_t budget_of(const fly_tcache_t *tc)
  * so it lies between the depot's dp_mag_base_bytes and dp_mag_cap_bytes.
  * The budget rules: growth never takes tc_cap_bytes past the budget
  * (bin_grow); after a trim the sum fits the budget or every bin is at its
- * base, and what the bins hold fits the budget (tcache_trim_os). */
+ * base, and what the bins hold fits the budget (tcache_trim). */
 #ifdef FLY_DEBUG
 static void bin_check(const fly_tcache_t *tc, unsigned c)
 {
@@ -398,14 +393,14 @@ static fly_tcache_t *tcache_for_os(unsigned c)
  * previous one too (a depot visit or a burst fill), or a tick is due, or
  * the thread has no cache yet.  (The commonest miss, a swap, never gets
  * here: the API's miss does it inline, fly_tcache_swap_pop.) */
-void *fly_tcache_malloc_slow(size_t size, unsigned c)
+void *fly_tcache_malloc_slow_os(size_t size, unsigned c)
 {
     fly_trace_touch_shared();
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
         return uncached_malloc_os(fly_tc, size, c);
     if (tc->tc_ticks <= 0)
-        fly_tcache_tick(tc);
+        fly_tcache_tick_os(tc);
     FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
     fly_tcbin_t *b = &tc->tc_bins[c];
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
@@ -421,19 +416,18 @@ void *fly_tcache_malloc_slow(size_t size, unsigned c)
 
 /* The fast path had a round for this malloc, but the tick counter ran out.
  * Only a live cache has rounds, so the tick runs here directly, without the
- * general slow path's checks (about 200 instructions a tick before, 0.8 a
- * malloc at the default period).  The bin counts as active, so the tick's
+ * general slow path's checks, which would cost more than the tick itself.  The bin counts as active, so the tick's
  * aging leaves it alone, but a trim may still empty it. */
-void *fly_tcache_malloc_tick(size_t size, unsigned c)
+void *fly_tcache_malloc_tick_os(size_t size, unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
     fly_tcbin_t *b = &tc->tc_bins[c];
     tc->tc_activity[c]++;
     fly_trace_touch_shared();
-    fly_tcache_tick(tc);
+    fly_tcache_tick_os(tc);
     void *p = b->tb_top[-1];
     if (fly_unlikely(p == NULL))
-        return fly_tcache_malloc_slow(size, c);
+        return fly_tcache_malloc_slow_os(size, c);
     FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
     FLY_SET(b->tb_requested, b->tb_requested + size);
@@ -454,7 +448,7 @@ static FLY_NOINLINE void free_slow_os(void *p, unsigned c)
     bool handed_over = fly_tc->tc_state != FLY_TC_LIVE || fly_tc->tc_bins[c].tb_cap == 0;
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL || handed_over) {
-        fly_slab_put_os(&fly_tc->tc_heap->hp_slab, c, &p, 1);
+        fly_slab_put(&fly_tc->tc_heap->hp_slab, c, &p, 1);
         return;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];
@@ -474,13 +468,13 @@ static FLY_NOINLINE void free_slow_os(void *p, unsigned c)
     if (full) {
         FLY_SET(tc->tc_ticks, tc->tc_ticks - (int64_t)b->tb_cap);
         if (tc->tc_ticks <= 0)
-            fly_tcache_tick(tc);
+            fly_tcache_tick_os(tc);
     }
 }
 
 /* As for malloc, the common case is a swap: the previous magazine is full
  * and the loaded one empty.  A bin not set up has tb_cap 0. */
-void fly_tcache_free_slow(void *p, unsigned c)
+void fly_tcache_free_slow_os(void *p, unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
     fly_tcbin_t *b = &tc->tc_bins[c];
@@ -499,11 +493,11 @@ void fly_tcache_free_slow(void *p, unsigned c)
 }
 
 /* Gives back everything bin c caches; keeps its (now empty) magazines. */
-static void bin_flush_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
+static void bin_flush(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
     fly_mag_t *alloc = unload_alloc(tc, c), *prev = unload_free(b);
-    fly_depot_drain_mag_os(depot_of(tc), c, alloc);
-    fly_depot_drain_mag_os(depot_of(tc), c, prev);
+    fly_depot_drain_mag(depot_of(tc), c, alloc);
+    fly_depot_drain_mag(depot_of(tc), c, prev);
     load_alloc(tc, c, alloc, 0);
     load_free(b, prev, 0);
     FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) == 0 && fly_tcbin_prev_rounds(b) == 0);
@@ -524,14 +518,14 @@ void fly_tcache_flush(void)
         return;
     for (unsigned c = 1; c <= fly_nclasses; c++)
         if (tc->tc_bins[c].tb_cap)
-            bin_flush_os(tc, &tc->tc_bins[c], c);
+            bin_flush(tc, &tc->tc_bins[c], c);
 }
 
 void fly_tcache_flush_thread(void)
 {
     fly_tcache_flush();
     if (fly_tc->tc_state == FLY_TC_LIVE)
-        fly_large_flush_os(&fly_tc->tc_lcache);
+        fly_large_flush(&fly_tc->tc_lcache);
 }
 
 /* Gives the magazines of every bin set up back to the depot as empties. */
@@ -580,7 +574,7 @@ bool fly_tcache_attach_os(fly_heap_t *h)
 /* opt.tcache_bytes was lowered: bins that grew go back to their base
  * capacity, then whole bins are given back, biggest objects first, until
  * what the thread caches fits the budget. */
-static FLY_NOINLINE void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
+static FLY_NOINLINE void tcache_trim(fly_tcache_t *tc, uint64_t budget)
 {
     uint64_t bytes = 0;
     for (unsigned c = fly_nclasses; c >= 1; c--) {
@@ -596,7 +590,7 @@ static FLY_NOINLINE void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
         if (b->tb_cap == 0)
             continue;
         bytes -= bin_bytes(tc, c);
-        bin_flush_os(tc, b, c);
+        bin_flush(tc, b, c);
     }
 #ifdef FLY_DEBUG
     /* The capacities fit the budget, or every bin is at its base; what the
@@ -614,7 +608,7 @@ static FLY_NOINLINE void tcache_trim_os(fly_tcache_t *tc, uint64_t budget)
 }
 
 /* Aging of one thread's cache: idle bins shed their rounds. */
-static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc)
+static FLY_NOINLINE void tcache_gc(fly_tcache_t *tc)
 {
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         fly_tcbin_t *b = &tc->tc_bins[c];
@@ -623,13 +617,13 @@ static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc)
         uint64_t activity = b->tb_nmalloc + tc->tc_activity[c];
         if (activity == tc->tc_activity_seen[c]) {
             fly_mag_t *prev = unload_free(b);
-            fly_depot_drain_mag_os(depot_of(tc), c, prev);
+            fly_depot_drain_mag(depot_of(tc), c, prev);
             load_free(b, prev, 0);
             bin_set_cap(tc, b, c, depot_class(tc, c)->dc_mag_base);
             uint32_t rounds = fly_tcache_loaded_rounds(tc, c), keep = rounds / 2;
             if (rounds > keep) {
                 fly_mag_t *m = tc->tc_loaded[c];
-                fly_slab_put_os(&tc->tc_heap->hp_slab, c, m->m_objs + keep, rounds - keep);
+                fly_slab_put(&tc->tc_heap->hp_slab, c, m->m_objs + keep, rounds - keep);
                 load_alloc(tc, c, m, keep);
             }
             FLY_ASSERT(fly_tcbin_prev_rounds(b) == 0 && b->tb_cap == depot_class(tc, c)->dc_mag_base);
@@ -637,22 +631,22 @@ static FLY_NOINLINE void tcache_gc_os(fly_tcache_t *tc)
         }
         tc->tc_activity_seen[c] = activity;
     }
-    fly_large_flush_os(&tc->tc_lcache);
+    fly_large_flush(&tc->tc_lcache);
 }
 
 
-void fly_tcache_tick(fly_tcache_t *tc)
+void fly_tcache_tick_os(fly_tcache_t *tc)
 {
     const fly_policy_t *po = &tc->tc_heap->hp_policy;
     FLY_SET(tc->tc_ticks, (int64_t)po->po_tick_events);
     uint64_t now = fly_now_ms();
     if (now >= tc->tc_next_gc) {
         tc->tc_next_gc = now + po->po_gc_interval_ms;
-        tcache_gc_os(tc);
+        tcache_gc(tc);
     }
     uint64_t budget = budget_of(tc);
     if (fly_unlikely(budget < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
-        tcache_trim_os(tc, budget);
+        tcache_trim(tc, budget);
     CAP_BYTES_CHECK(tc);
     fly_maintain_tick_os(now);
 }

@@ -168,10 +168,10 @@ FLY_INLINE fly_lcache_t *fly_tcache_lcache(void)
 /* malloc's general slow path (the API's miss calls it once initialized
  * and not tracing, when no swap could serve): a depot visit, a burst fill,
  * a due tick, or the thread's first cache. */
-void *fly_tcache_malloc_slow(size_t size, unsigned c);
-void fly_tcache_free_slow(void *p, unsigned c);
+void *fly_tcache_malloc_slow_os(size_t size, unsigned c);
+void fly_tcache_free_slow_os(void *p, unsigned c);
 /* The fast path's tick counter ran out: maintenance, then a normal pop. */
-void *fly_tcache_malloc_tick(size_t size, unsigned c);
+void *fly_tcache_malloc_tick_os(size_t size, unsigned c);
 /* Gives the calling thread's cached objects back to the zones. */
 void fly_tcache_flush(void);
 /* The same, and its cached large blocks (fly_ctl "thread.tcache.flush"). */
@@ -182,7 +182,7 @@ void fly_tcache_flush_thread(void);
 bool fly_tcache_attach_os(fly_heap_t *h);
 /* Maintenance every po_tick_events mallocs: this cache's aging and trim,
  * then the maintenance layer's tick. */
-void fly_tcache_tick(fly_tcache_t *tc);
+void fly_tcache_tick_os(fly_tcache_t *tc);
 /* Per class, over every thread (live, exited and uncached): objects cached,
  * allocations, bytes requested, cache misses.  Each array is added to. */
 typedef struct fly_tcache_counts {

@@ -31,13 +31,13 @@
 
 /* malloc's miss (api.c): a swap of the bin's magazines, or else lazy
  * initialization and tracing, then the thread cache's slow path. */
-void *fly_malloc_miss(size_t size, unsigned c);
+void *fly_malloc_miss_os(size_t size, unsigned c);
 /* Every free that the fast path does not finish: validation, large and huge
  * blocks, misuse reports naming fname. */
-void fly_free_slow(void *p, const char *fname);
+void fly_free_slow_os(void *p, const char *fname);
 /* A free of p, proved by the fast path an object of bin b's class, that
  * found the magazine full or p on top. */
-void fly_free_bin_slow(void *p, const fly_tcbin_t *b, const char *fname);
+void fly_free_bin_slow_os(void *p, const fly_tcbin_t *b, const char *fname);
 
 /* The commonest miss by far is a swap (one per magazine of mallocs), which
  * leaves the thread's cache alone, so malloc's miss does it inline, before
@@ -72,11 +72,11 @@ FLY_INLINE void *fly_malloc_bin_inline(size_t size, size_t off)
     void **top = b->tb_top;
     void *p = top[-1];
     if (fly_unlikely(p == NULL))
-        return fly_malloc_miss(size, (unsigned)FLY_BIN_CLASS(off));
+        return fly_malloc_miss_os(size, (unsigned)FLY_BIN_CLASS(off));
     int64_t t = tc->tc_ticks - 1;
     FLY_SET(tc->tc_ticks, t);
     if (fly_unlikely(t < 0))
-        return fly_tcache_malloc_tick(size, (unsigned)FLY_BIN_CLASS(off));
+        return fly_tcache_malloc_tick_os(size, (unsigned)FLY_BIN_CLASS(off));
     FLY_SET(b->tb_top, top - 1);
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
     FLY_SET(b->tb_requested, b->tb_requested + size);
@@ -102,11 +102,11 @@ FLY_INLINE void fly_free_inline(void *p, const char *fname)
                 FLY_SET(b->tb_ftop, top + 1);
                 return;
             }
-            fly_free_bin_slow(p, b, fname);
+            fly_free_bin_slow_os(p, b, fname);
             return;
         }
     }
-    fly_free_slow(p, fname);
+    fly_free_slow_os(p, fname);
 }
 
 #endif

@@ -70,7 +70,7 @@ typedef struct trace_buf {
     uint8_t tb_data[];               /* chunk head, then payload */
 } trace_buf_t;
 
-/* The sequence number realloc_move took between its two steps (0: none). */
+/* The sequence number realloc_move_os took between its two steps (0: none). */
 static __thread uint64_t trace_mid_seq __attribute__((tls_model("initial-exec")));
 /* The always-missing cache a traced thread's fly_tc points at. */
 static fly_tcache_t fly_tcache_traced = FLY_TCACHE_INIT(FLY_TC_TRACED);
@@ -345,7 +345,7 @@ static FLY_NOINLINE uint64_t *shadow_map_os(fly_region_t *r)
 }
 
 /* The shadow word of a block starting at p; NULL outside the regions. */
-FLY_INLINE uint64_t *shadow_word(const void *p, bool make)
+FLY_INLINE uint64_t *shadow_word_os(const void *p, bool make)
 {
     if (fly_region_kind(p) != FLY_REGION_MAP_HEAP)
         return NULL;
@@ -364,10 +364,10 @@ FLY_INLINE uint64_t *shadow_word(const void *p, bool make)
 /* An allocation numbered seq returned p: remember the number for p's
  * release.  The program's own hand-over orders this store before the
  * other thread's load. */
-FLY_INLINE void shadow_set(const void *p, uint64_t seq)
+FLY_INLINE void shadow_set_os(const void *p, uint64_t seq)
 {
     if (seq_by_tsc && p != NULL) {
-        uint64_t *w = shadow_word(p, true);
+        uint64_t *w = shadow_word_os(p, true);
         if (w)
             __atomic_store_n(w, seq, __ATOMIC_RELAXED);
     }
@@ -389,12 +389,12 @@ static uint64_t shadow_resident(void)
     return pages * FLY_PAGE;
 }
 
-FLY_INLINE uint64_t key_release(const void *p)
+FLY_INLINE uint64_t key_release_os(const void *p)
 {
     if (fly_unlikely(trace_epoch == 0))
         epoch_new();
     if (seq_by_tsc) {
-        uint64_t *w = shadow_word(p, false);
+        uint64_t *w = shadow_word_os(p, false);
         if (fly_unlikely(w == NULL))
             return epoch_new();
         uint64_t born = __atomic_load_n(w, __ATOMIC_RELAXED);
@@ -414,11 +414,11 @@ void fly_trace_realloc_mid(void)
     trace_mid_seq = epoch_new();
 }
 
-/* A realloc's number: the one realloc_move took, or a release's for old. */
-static uint64_t key_realloc(const void *old)
+/* A realloc's number: the one realloc_move_os took, or a release's for old. */
+static uint64_t key_realloc_os(const void *old)
 {
     uint64_t mid = trace_mid_seq;
-    return mid ? mid : key_release(old);
+    return mid ? mid : key_release_os(old);
 }
 
 /* TSC numbers where the kernel keeps time with the TSC (then times come
@@ -521,7 +521,7 @@ static void unlink_live(trace_buf_t *b)
 
 /* Room for need more payload bytes in the calling thread's buffer; NULL
  * drops the event. */
-static trace_buf_t *buf_for(size_t need)
+static trace_buf_t *buf_for_os(size_t need)
 {
     trace_buf_t *b = trace_self;
     if (fly_unlikely(b == NULL)) {
@@ -583,11 +583,11 @@ static trace_buf_t *late_buf(trace_late_t *l)
     return &l->b;
 }
 
-static void take_sample(uint64_t t);
+static void take_sample_os(uint64_t t);
 
 /* Encodes one event of up to three operands (addresses flagged in
  * addr_mask) into b, which has room, and takes a sample when it is due. */
-FLY_INLINE void encode(trace_buf_t *b, unsigned op, uint64_t seq, unsigned n, const uint64_t *v,
+FLY_INLINE void encode_os(trace_buf_t *b, unsigned op, uint64_t seq, unsigned n, const uint64_t *v,
                        unsigned addr_mask)
 {
     uint64_t t = event_time(b);
@@ -600,13 +600,13 @@ FLY_INLINE void encode(trace_buf_t *b, unsigned op, uint64_t seq, unsigned n, co
     if (fly_unlikely(t >= next) &&
         __atomic_compare_exchange_n(&trace_next_sample_ns, &next, t + TRACE_SAMPLE_NS, false,
                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        take_sample(t);
+        take_sample_os(t);
 }
 
 /* Every case but the common one: a closed trace, a thread without a
  * buffer (first event, or after its exit), a full buffer, a chunk's first
  * event. */
-static FLY_NOINLINE void record_slow(unsigned op, uint64_t seq, unsigned n, const uint64_t *v,
+static FLY_NOINLINE void record_slow_os(unsigned op, uint64_t seq, unsigned n, const uint64_t *v,
                                      unsigned addr_mask)
 {
     if (__atomic_load_n(&trace_closed, __ATOMIC_RELAXED)) {
@@ -614,37 +614,37 @@ static FLY_NOINLINE void record_slow(unsigned op, uint64_t seq, unsigned n, cons
         return;
     }
     trace_late_t late;
-    trace_buf_t *b = trace_thread_gone ? late_buf(&late) : buf_for(TRACE_EVENT_MAX);
+    trace_buf_t *b = trace_thread_gone ? late_buf(&late) : buf_for_os(TRACE_EVENT_MAX);
     if (b == NULL) {
         __atomic_fetch_add(&trace_dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    encode(b, op, seq, n, v, addr_mask);
+    encode_os(b, op, seq, n, v, addr_mask);
     if (b == &late.b)
         write_chunk(b, b->tb_nevents, b->tb_len);
 }
 
 /* Records one event: inlined into each recording function, so the
  * operand loop unrolls. */
-FLY_INLINE void record(unsigned op, uint64_t seq, unsigned n, const uint64_t *v, unsigned addr_mask)
+FLY_INLINE void record_os(unsigned op, uint64_t seq, unsigned n, const uint64_t *v, unsigned addr_mask)
 {
     trace_buf_t *b = trace_self;
     if (fly_likely(b != NULL) && fly_likely(b->tb_nevents != 0) &&
         fly_likely(b->tb_cap - b->tb_len >= TRACE_EVENT_MAX) &&
         fly_likely(!__atomic_load_n(&trace_closed, __ATOMIC_RELAXED)))
-        encode(b, op, seq, n, v, addr_mask);
+        encode_os(b, op, seq, n, v, addr_mask);
     else
-        record_slow(op, seq, n, v, addr_mask);
+        record_slow_os(op, seq, n, v, addr_mask);
 }
 
-FLY_INLINE void alloc_event(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
+FLY_INLINE void alloc_event_os(unsigned op, uint64_t seq, size_t align, size_t size, const void *p)
 {
-    shadow_set(p, seq);
+    shadow_set_os(p, seq);
     uint64_t v[3] = { align, size, (uintptr_t)p };
     if (op == FLY_TRACE_ALIGNED)
-        record(op, seq, 3, v, 4);
+        record_os(op, seq, 3, v, 4);
     else
-        record(op, seq, 2, v + 1, 2);
+        record_os(op, seq, 2, v + 1, 2);
 }
 
 /* malloc and free while tracing, entered from their slow paths (the
@@ -655,7 +655,7 @@ void *fly_traced_malloc(size_t size)
     enter();
     void *p = fly_malloc(size);
     leave();
-    alloc_event(FLY_TRACE_MALLOC, key(), 0, size, p);
+    alloc_event_os(FLY_TRACE_MALLOC, key(), 0, size, p);
     return p;
 }
 
@@ -663,19 +663,19 @@ void fly_traced_free(void *p, const char *fname)
 {
     if (p == NULL)
         return;
-    uint64_t seq = key_release(p);
+    uint64_t seq = key_release_os(p);
     uint64_t v[1] = { (uintptr_t)p };
-    record(FLY_TRACE_FREE, seq, 1, v, 1);
+    record_os(FLY_TRACE_FREE, seq, 1, v, 1);
     enter();
     fly_free_inline(p, fname);
     leave();
 }
 
-static void realloc_event(uint64_t seq, const void *old, size_t size, const void *p)
+static void realloc_event_os(uint64_t seq, const void *old, size_t size, const void *p)
 {
-    shadow_set(p, seq);
+    shadow_set_os(p, seq);
     uint64_t v[3] = { (uintptr_t)old, size, (uintptr_t)p };
-    record(FLY_TRACE_REALLOC, seq, 3, v, 5);
+    record_os(FLY_TRACE_REALLOC, seq, 3, v, 5);
 }
 
 /* The other entry points while tracing, called by the API when
@@ -690,15 +690,15 @@ void *fly_traced_calloc(size_t nmemb, size_t size)
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total))
         total = SIZE_MAX;
-    alloc_event(FLY_TRACE_CALLOC, key(), 0, total, p);
+    alloc_event_os(FLY_TRACE_CALLOC, key(), 0, total, p);
     return p;
 }
 
 void *fly_traced_realloc(void *p, size_t size)
 {
     if (p && size == 0) {
-        uint64_t seq = key_release(p);
-        realloc_event(seq, p, 0, NULL);
+        uint64_t seq = key_release_os(p);
+        realloc_event_os(seq, p, 0, NULL);
         enter();
         fly_realloc(p, 0);
         leave();
@@ -708,8 +708,8 @@ void *fly_traced_realloc(void *p, size_t size)
     enter();
     void *q = fly_realloc(p, size);
     leave();
-    uint64_t seq = key_realloc(p);
-    realloc_event(seq, p, size, q);
+    uint64_t seq = key_realloc_os(p);
+    realloc_event_os(seq, p, size, q);
     return q;
 }
 
@@ -718,7 +718,7 @@ int fly_traced_posix_memalign(void **memptr, size_t alignment, size_t size)
     enter();
     int err = fly_posix_memalign(memptr, alignment, size);
     leave();
-    alloc_event(FLY_TRACE_ALIGNED, key(), alignment, size, err == 0 ? *memptr : NULL);
+    alloc_event_os(FLY_TRACE_ALIGNED, key(), alignment, size, err == 0 ? *memptr : NULL);
     return err;
 }
 
@@ -732,17 +732,17 @@ void *fly_traced_aligned(enum fly_traced_aligned_kind kind, size_t alignment, si
     leave();
     if (kind == FLY_PVALLOC && p)
         size = FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE);
-    alloc_event(FLY_TRACE_ALIGNED, key(), alignment, size, p);
+    alloc_event_os(FLY_TRACE_ALIGNED, key(), alignment, size, p);
     return p;
 }
 
 /* SAMPLE: the allocator's state now, written by whichever thread noticed
  * that 10 ms had passed. */
-static void take_sample(uint64_t t)
+static void take_sample_os(uint64_t t)
 {
     fly_stats_t st;
     fly_stats_get(&st, sizeof(st));
-    trace_buf_t *b = buf_for(TRACE_EVENT_MAX * 2);
+    trace_buf_t *b = buf_for_os(TRACE_EVENT_MAX * 2);
     if (b == NULL)
         return;
     /* The shadow is the recorder's, not the program's: left out. */
@@ -780,12 +780,12 @@ void fly_trace_thread_exit(void)
 }
 
 /* CLASSES and NOTE, into the calling thread's buffer. */
-static void write_final_figures(void)
+static void write_final_figures_os(void)
 {
     fly_stats_t st;
     fly_stats_get(&st, sizeof(st));
     uint64_t t = trace_now();
-    trace_buf_t *b = buf_for((size_t)st.st_nclasses * 6 * 10 + 32);
+    trace_buf_t *b = buf_for_os((size_t)st.st_nclasses * 6 * 10 + 32);
     if (b == NULL)
         return;
     uint8_t *p = event_start(b, FLY_TRACE_CLASSES, key(), t);
@@ -802,7 +802,7 @@ static void write_final_figures(void)
     event_end(b, p);
     char note[1024];
     size_t n = fly_frag_summary(&st, note, sizeof(note));
-    b = buf_for(n + 32);
+    b = buf_for_os(n + 32);
     if (b == NULL)
         return;
     p = event_start(b, FLY_TRACE_NOTE, key(), t);
@@ -811,12 +811,12 @@ static void write_final_figures(void)
     event_end(b, p + n);
 }
 
-void fly_trace_finish(void)
+void fly_trace_finish_os(void)
 {
     if (!fly_trace_on || __atomic_load_n(&trace_closed, __ATOMIC_RELAXED))
         return;
     if (!trace_thread_gone)
-        write_final_figures();
+        write_final_figures_os();
     __atomic_store_n(&trace_closed, 1, __ATOMIC_RELAXED);
     /* Detached, so no lock is held across the writes: a thread exiting now
      * finds its buffer busy and leaves it to us. */

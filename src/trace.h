@@ -21,7 +21,7 @@
  * by_counter: number events with a counter even if the TSC would do. */
 void fly_trace_init(const char *path, long only_pid, bool by_counter);
 /* At exit: per-class figures, the summary, every buffer, the end record. */
-void fly_trace_finish(void);
+void fly_trace_finish_os(void);
 /* fork: the prepare handler takes the trace lock; in the child nothing is
  * recorded any more (the file is the parent's). */
 void fly_trace_lock_all(void);
@@ -42,7 +42,7 @@ void *fly_traced_aligned(enum fly_traced_aligned_kind kind, size_t alignment, si
  * real cache in, and the sentinel back. */
 void fly_trace_enter(void);
 void fly_trace_leave(void);
-/* realloc_move calls this, while recording, between allocating the new
+/* realloc_move_os calls this, while recording, between allocating the new
  * block and releasing the old: the realloc's sequence number is taken
  * there. */
 void fly_trace_realloc_mid(void);

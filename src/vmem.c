@@ -273,7 +273,7 @@ static uint64_t decay_of(const fly_vmem_t *vm)
     return __atomic_load_n(&vm->vm_decay_ms, __ATOMIC_RELAXED);
 }
 
-void fly_vmem_free_os(fly_vmem_t *vm, void *p, size_t npages)
+void fly_vmem_free(fly_vmem_t *vm, void *p, size_t npages)
 {
     fly_region_t *r = fly_region_of(p);
     uint32_t page = fly_page_index(p);

@@ -53,7 +53,7 @@ FLY_INLINE fly_vmem_t *fly_vmem_of(const void *p)
  * called with no allocator lock held.  NULL when the OS refuses memory. */
 void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool *zeroed);
 /* Returns a span to the arena as dirty; it will be purged once idle. */
-void fly_vmem_free_os(fly_vmem_t *vm, void *p, size_t npages);
+void fly_vmem_free(fly_vmem_t *vm, void *p, size_t npages);
 /* Shrinks the used span at p from npages to newpages, freeing the tail. */
 void fly_vmem_shrink(fly_vmem_t *vm, void *p, size_t npages, size_t newpages);
 /* Grows the used span at p in place if the pages after it are free. */

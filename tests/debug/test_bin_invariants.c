@@ -121,9 +121,9 @@ static void every_class(void)
             flush();
         if (c % 7 == 0) {
             fly_tc->tc_next_gc = 0;            /* aging at the next tick */
-            fly_tcache_tick(fly_tc);
+            fly_tcache_tick_os(fly_tc);
             fly_tc->tc_next_gc = 0;
-            fly_tcache_tick(fly_tc);
+            fly_tcache_tick_os(fly_tc);
             CHECK(b->tb_cap == dc->dc_mag_base && fly_tcbin_prev_rounds(b) == 0,
                   "class %u: aged bin at %u with %u previous rounds", c, b->tb_cap, fly_tcbin_prev_rounds(b));
         }
@@ -160,7 +160,7 @@ static void trimmed_overfull(void)
     /* A budget just above the bases: the trim sends the bin to its base
      * and leaves its rounds. */
     set_budget(fly_heap_default.hp_depot.dp_mag_base_bytes + 4096);
-    fly_tcache_tick(fly_tc);
+    fly_tcache_tick_os(fly_tc);
     CHECK(b->tb_cap == dc->dc_mag_base && fly_tcbin_prev_rounds(b) > b->tb_cap,
           "after the trim: cap %u, previous rounds %u", b->tb_cap, fly_tcbin_prev_rounds(b));
     /* Frees spill it (the loaded magazine is empty: a swap), mallocs use it. */
@@ -227,7 +227,7 @@ static void *worker(void *arg)
             flush();
         if (it % 13000 == 12999) {
             fly_tc->tc_next_gc = 0;
-            fly_tcache_tick(fly_tc);
+            fly_tcache_tick_os(fly_tc);
         }
         if (it % 256 == 0) {
             uint64_t cb = fly_tc->tc_cap_bytes;
@@ -345,7 +345,7 @@ static void threads(void)
 static void corrupt_cap_bytes(void)
 {
     fly_tc->tc_cap_bytes += 32;
-    fly_tcache_tick(fly_tc);
+    fly_tcache_tick_os(fly_tc);
 }
 
 static void corrupt_tb_cap(void)

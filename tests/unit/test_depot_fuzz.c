@@ -6,8 +6,8 @@
  *
  * A seeded random sequence of 30000 operations: the depot's own
  * (fly_depot_empty_mag_os, fly_depot_refill_os with a random burst,
- * fly_depot_exchange_full_os, fly_depot_drain_mag_os,
- * fly_depot_return_empty, fly_depot_reap_os with and without force) and
+ * fly_depot_exchange_full_os, fly_depot_drain_mag,
+ * fly_depot_return_empty, fly_depot_reap with and without force) and
  * what a thread does between them (pop rounds off a magazine it holds,
  * push them back onto one with room, free loose objects straight to their
  * zones).  The model knows where every object is: in the test's hands (a
@@ -424,7 +424,7 @@ static void op_drain(model_t *md)
     uint32_t rounds = m->m_rounds;
     static void *copy[256];
     memcpy(copy, m->m_objs, rounds * sizeof(void *));
-    fly_depot_drain_mag_os(DP, md->c, m);
+    fly_depot_drain_mag(DP, md->c, m);
     CHECK(m->m_rounds == 0, "step %d: drained magazine has %u rounds", step, m->m_rounds);
     md->in_hands -= rounds;
     returned(md, copy, rounds);
@@ -477,7 +477,7 @@ static void op_reap(bool force)
         md->full_min = md->nfull;
         md->pops_at_reap = md->pops;
     }
-    fly_depot_reap_os(DP, force);
+    fly_depot_reap(DP, force);
     for (int k = 0; k < NCLASS; k++)
         returned(&models[k], gone[k], ngone[k]);
 }
@@ -512,7 +512,7 @@ static void op_free_loose(model_t *md)
         return;
     size_t k = 1 + rnd((uint32_t)FLY_MIN(md->nloose, (size_t)64));
     void **objs = md->loose + md->nloose - k;
-    fly_slab_put_os(SL, md->c, objs, (unsigned)k);
+    fly_slab_put(SL, md->c, objs, (unsigned)k);
     md->in_hands -= k;
     returned(md, objs, k);
     md->nloose -= k;
@@ -609,7 +609,7 @@ int main(void)
             uint32_t rounds = m->m_rounds;
             static void *copy[256];
             memcpy(copy, m->m_objs, rounds * sizeof(void *));
-            fly_depot_drain_mag_os(DP, md->c, m);
+            fly_depot_drain_mag(DP, md->c, m);
             md->in_hands -= rounds;
             returned(md, copy, rounds);
         }

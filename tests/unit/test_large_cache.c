@@ -283,7 +283,7 @@ static void flush_paths(void)
     pages = fill_cache(6);
     used = VM->vm_used_pages;
     fly_tc->tc_next_gc = 0;
-    fly_tcache_tick(fly_tc);
+    fly_tcache_tick_os(fly_tc);
     CHECK(lc()->lc_bytes == 0 && VM->vm_used_pages == used - pages, "aging: cache %llu bytes, used %+lld",
           (unsigned long long)lc()->lc_bytes, (long long)(VM->vm_used_pages - used));
 

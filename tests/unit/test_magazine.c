@@ -144,7 +144,7 @@ static void depot_aging(unsigned c)
 {
     fly_depot_class_t *dc = DEPOT_CLASS(c);
     CHECK(dc->dc_nfull > 2, "depot unexpectedly empty");
-    fly_depot_reap_os(&HEAP->hp_depot, false);        /* closes the interval the test ran in */
+    fly_depot_reap(&HEAP->hp_depot, false);        /* closes the interval the test ran in */
     uint32_t full = dc->dc_nfull;
     /* This interval uses two magazines: the others are its unused surplus. */
     fly_tcbin_t *b = &fly_tc->tc_bins[c];
@@ -154,10 +154,10 @@ static void depot_aging(unsigned c)
         objs[i] = fly_malloc(size);
     for (size_t i = 0; i < n; i++)
         fly_free(objs[i]);
-    fly_depot_reap_os(&HEAP->hp_depot, false);
+    fly_depot_reap(&HEAP->hp_depot, false);
     CHECK(dc->dc_nfull >= 1 && dc->dc_nfull <= 3 && dc->dc_nfull < full,
           "reap kept %u of %u magazines, want about the 2 in use", dc->dc_nfull, full);
-    fly_depot_reap_os(&HEAP->hp_depot, false);        /* an idle interval: nothing is needed */
+    fly_depot_reap(&HEAP->hp_depot, false);        /* an idle interval: nothing is needed */
     CHECK(dc->dc_nfull == 0, "unused full magazines survived a reap (%u)", dc->dc_nfull);
 }
 
@@ -172,9 +172,9 @@ static void tcache_aging(unsigned c, size_t size)
     CHECK(rounds >= 2 && fly_tcbin_prev_rounds(b) >= 2, "expected cached rounds");
     /* Two maintenance passes with no slow-path use of the class between. */
     fly_tc->tc_next_gc = 0;
-    fly_tcache_tick(fly_tc);
+    fly_tcache_tick_os(fly_tc);
     fly_tc->tc_next_gc = 0;
-    fly_tcache_tick(fly_tc);
+    fly_tcache_tick_os(fly_tc);
     CHECK(fly_tcache_loaded_rounds(fly_tc, c) <= rounds / 2, "idle bin kept %u of %u rounds",
           fly_tcache_loaded_rounds(fly_tc, c), rounds);
     CHECK(fly_tcbin_prev_rounds(b) == 0, "idle bin kept its previous magazine");
@@ -327,7 +327,7 @@ static void budget(void)
     /* A lowered budget takes effect at the next tick. */
     uint64_t lower = POLICY.po_tcache_bytes / 2;
     CHECK(fly_ctl("opt.tcache_bytes", NULL, NULL, &lower, sizeof(lower)) == 0, "opt.tcache_bytes");
-    fly_tcache_tick(fly_tc);
+    fly_tcache_tick_os(fly_tc);
     CHECK(fly_tc->tc_cap_bytes <= lower, "capacity %llu after the budget fell to %llu",
           (unsigned long long)fly_tc->tc_cap_bytes, (unsigned long long)lower);
 }

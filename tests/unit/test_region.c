@@ -153,7 +153,7 @@ static void zone_release(void)
      * the region, and with it the bytes read here). */
     uint64_t releases = fly_heap_default.hp_slab.sl_class[c].sc_zone_releases;
     fly_tcache_flush();
-    fly_depot_reap_os(&fly_heap_default.hp_depot, true);
+    fly_depot_reap(&fly_heap_default.hp_depot, true);
     CHECK(fly_heap_default.hp_slab.sl_class[c].sc_zone_releases > releases &&
               fly_heap_default.hp_slab.sl_class[c].sc_nzones == 0,
           "the class's zones were not released");

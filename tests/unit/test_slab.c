@@ -135,7 +135,7 @@ static void carving(unsigned c)
     /* Back whole: the zone goes back to the arena. */
     uint64_t releases = sc->sc_zone_releases, dirty = VM->vm_dirty_pages;
     used = VM->vm_used_pages;
-    fly_slab_put_os(SLAB, c, objs, got);
+    fly_slab_put(SLAB, c, objs, got);
     CHECK(sc->sc_zone_releases == releases + 1 && sc->sc_nzones == 0 && sc->sc_objs_out == 0,
           "class %u: emptied zone not released (releases +%llu, zones %llu)", c,
           (unsigned long long)(sc->sc_zone_releases - releases), (unsigned long long)sc->sc_nzones);
@@ -166,7 +166,7 @@ static void partial_list(unsigned c)
     for (unsigned i = 0; i < n; i++)
         if (zone_of(objs[i], c) == za && i % 3 == 0)
             back[k++] = objs[i];
-    fly_slab_put_os(SLAB, c, back, k);
+    fly_slab_put(SLAB, c, back, k);
     CHECK(on_partial(c, za) && !on_partial(c, zb), "zone with %u free: on partial %d; full zone on partial %d",
           k, on_partial(c, za), on_partial(c, zb));
     CHECK(za->z_nfree == k && zb->z_nfree == 0, "z_nfree %u (want %u), full zone's %u", za->z_nfree, k,
@@ -179,7 +179,7 @@ static void partial_list(unsigned c)
     for (unsigned i = 0; i < n && !one; i++)
         if (zone_of(objs[i], c) == zb)
             one = objs[i];
-    fly_slab_put_os(SLAB, c, &one, 1);
+    fly_slab_put(SLAB, c, &one, 1);
     CHECK(sc->sc_partial == zb && zb->z_next == za && za->z_prev == zb,
           "the zone that last gained a free object is not at the head");
     /* The next fills take exactly the free objects, then the zones leave the list. */
@@ -191,7 +191,7 @@ static void partial_list(unsigned c)
     for (unsigned i = 1; i <= k; i++)
         CHECK(again[i] == back[i - 1], "refill %u: got %p, returned %p", i, again[i], back[i - 1]);
     CHECK(sc->sc_partial == NULL && za->z_nfree == 0 && zb->z_nfree == 0, "zones with none free left on partial");
-    fly_slab_put_os(SLAB, c, objs, n);
+    fly_slab_put(SLAB, c, objs, n);
     CHECK(sc->sc_nzones == 0 && sc->sc_objs_out == 0, "class %u not empty at the end", c);
 }
 
@@ -244,7 +244,7 @@ static void zone_release(unsigned c)
         for (unsigned j = 0; j < 3; j++)
             emptied += before[j] > 0 && out[j] == 0;
         uint64_t used = VM->vm_used_pages;
-        fly_slab_put_os(SLAB, c, objs + at, batch);
+        fly_slab_put(SLAB, c, objs + at, batch);
         at += batch;
         released += emptied;
         CHECK(sc->sc_zone_releases == releases + released, "%u zones emptied, %llu released", released,
@@ -295,8 +295,8 @@ static void slab_valid(unsigned c, unsigned other)
     }
     CHECK(!fly_slab_valid(o, c), "class %u's object %p accepted as class %u", other, o, c);
     CHECK(fly_slab_valid(o, other), "class %u's object %p rejected", other, o);
-    fly_slab_put_os(SLAB, c, objs, cl->cl_nobjs);
-    fly_slab_put_os(SLAB, other, &o, 1);
+    fly_slab_put(SLAB, c, objs, cl->cl_nobjs);
+    fly_slab_put(SLAB, other, &o, 1);
 }
 
 static unsigned bad_class;
@@ -306,8 +306,8 @@ static void double_put(void)
     void *two[2];
     CHECK(fly_slab_fill_os(SLAB, bad_class, two, 2) == 2, "fill");
     bad_expect(two[0]);
-    fly_slab_put_os(SLAB, bad_class, two, 1);
-    fly_slab_put_os(SLAB, bad_class, two, 1);
+    fly_slab_put(SLAB, bad_class, two, 1);
+    fly_slab_put(SLAB, bad_class, two, 1);
 }
 
 static void double_put_in_one_batch(void)
@@ -316,7 +316,7 @@ static void double_put_in_one_batch(void)
     CHECK(fly_slab_fill_os(SLAB, bad_class, three, 3) == 3, "fill");
     three[2] = three[1];
     bad_expect(three[1]);
-    fly_slab_put_os(SLAB, bad_class, three, 3);
+    fly_slab_put(SLAB, bad_class, three, 3);
 }
 
 static void interior_put(void)
@@ -325,7 +325,7 @@ static void interior_put(void)
     CHECK(fly_slab_fill_os(SLAB, bad_class, two, 2) == 2, "fill");
     void *bad = (char *)two[1] + 16;
     bad_expect(bad);
-    fly_slab_put_os(SLAB, bad_class, &bad, 1);
+    fly_slab_put(SLAB, bad_class, &bad, 1);
 }
 
 int main(void)

@@ -80,7 +80,7 @@ static void vmem_coalesce_neighbours(void)
         CHECK(s[1] == s[0] + 8 * PG && s[2] == s[1] + 8 * PG, "spans not adjacent");
         uint64_t merges = vm.vm_coalesces;
         for (int i = 0; i < 3; i++)
-            fly_vmem_free_os(&vm, s[orders[o][i]], 8);
+            fly_vmem_free(&vm, s[orders[o][i]], 8);
         CHECK(vm.vm_coalesces > merges, "no coalescing recorded");
         check_tiling();
         fly_region_t *r = fly_region_of(s[0]);
@@ -89,7 +89,7 @@ static void vmem_coalesce_neighbours(void)
               "order %d: freed spans did not merge (%u pages)", o, h->sp_npages);
         char *whole = alloc(24, 1, NULL);
         CHECK(whole == s[0], "merged span not reused whole");
-        fly_vmem_free_os(&vm, whole, 24);
+        fly_vmem_free(&vm, whole, 24);
     }
 }
 
@@ -99,9 +99,9 @@ static void vmem_aligned(void)
     for (size_t a = 1; a <= 4096; a *= 2) {
         char *p = alloc(3, a, NULL);
         CHECK(((uintptr_t)p & (a * PG - 1)) == 0, "alignment %zu pages not honoured", a);
-        fly_vmem_free_os(&vm, p, 3);
+        fly_vmem_free(&vm, p, 3);
     }
-    fly_vmem_free_os(&vm, pad, 1);
+    fly_vmem_free(&vm, pad, 1);
     check_tiling();
 }
 
@@ -113,18 +113,18 @@ static void vmem_address_ordered(void)
         s[i] = alloc(16, 1, NULL);
     /* Free holes of 16 pages at s[1], s[3], s[4..5]: a 10-page request
      * must take the lowest one, s[1], though s[4] is larger. */
-    fly_vmem_free_os(&vm, s[4], 16);
-    fly_vmem_free_os(&vm, s[5], 16);
-    fly_vmem_free_os(&vm, s[3], 16);
-    fly_vmem_free_os(&vm, s[1], 16);
+    fly_vmem_free(&vm, s[4], 16);
+    fly_vmem_free(&vm, s[5], 16);
+    fly_vmem_free(&vm, s[3], 16);
+    fly_vmem_free(&vm, s[1], 16);
     char *p = alloc(10, 1, NULL);
     CHECK(p == s[1], "not address ordered: got %p, want %p", (void *)p, (void *)s[1]);
     char *q = alloc(10, 1, NULL);
     CHECK(q == s[3], "second choice not the next address: got %p want %p", (void *)q, (void *)s[3]);
-    fly_vmem_free_os(&vm, p, 10);
-    fly_vmem_free_os(&vm, q, 10);
-    fly_vmem_free_os(&vm, s[0], 16);
-    fly_vmem_free_os(&vm, s[2], 16);
+    fly_vmem_free(&vm, p, 10);
+    fly_vmem_free(&vm, q, 10);
+    fly_vmem_free(&vm, s[0], 16);
+    fly_vmem_free(&vm, s[2], 16);
     check_tiling();
 }
 
@@ -133,19 +133,19 @@ static void vmem_dirty_preferred(void)
     purge_all();
     char *lo = alloc(4, 1, NULL), *sep = alloc(1, 1, NULL), *hi = alloc(4, 1, NULL);
     char *sep2 = alloc(1, 1, NULL);
-    fly_vmem_free_os(&vm, lo, 4);
+    fly_vmem_free(&vm, lo, 4);
     purge_all();                                   /* lo is cold now */
-    fly_vmem_free_os(&vm, hi, 4);                  /* hi is dirty */
+    fly_vmem_free(&vm, hi, 4);                  /* hi is dirty */
     bool zeroed;
     char *p = alloc(4, 1, &zeroed);
     CHECK(p == hi && !zeroed, "dirty span not preferred (got %p, hi %p, lo %p)", (void *)p,
           (void *)hi, (void *)lo);
     char *q = alloc(4, 1, &zeroed);
     CHECK(q == lo && zeroed, "cold span should come next and be known zero");
-    fly_vmem_free_os(&vm, p, 4);
-    fly_vmem_free_os(&vm, q, 4);
-    fly_vmem_free_os(&vm, sep, 1);
-    fly_vmem_free_os(&vm, sep2, 1);
+    fly_vmem_free(&vm, p, 4);
+    fly_vmem_free(&vm, q, 4);
+    fly_vmem_free(&vm, sep, 1);
+    fly_vmem_free(&vm, sep2, 1);
     check_tiling();
 }
 
@@ -154,8 +154,8 @@ static void vmem_decay_purge(void)
     purge_all();
     char *a = alloc(8, 1, NULL), *b = alloc(8, 1, NULL), *guard = alloc(1, 1, NULL);
     memset(a, 0x5a, 16 * PG);
-    fly_vmem_free_os(&vm, a, 8);
-    fly_vmem_free_os(&vm, b, 8);                  /* merges with a: one run */
+    fly_vmem_free(&vm, a, 8);
+    fly_vmem_free(&vm, b, 8);                  /* merges with a: one run */
     uint64_t t0 = fly_now_ms(), decay = 1000;
     fly_os_counters_t before, after;
     fly_os_counters(&before);
@@ -175,8 +175,8 @@ static void vmem_decay_purge(void)
     CHECK(p == a && zeroed, "purged span not reused as cold");
     for (size_t i = 0; i < 16 * PG; i++)
         CHECK(p[i] == 0, "purged page not zero at %zu", i);
-    fly_vmem_free_os(&vm, p, 16);
-    fly_vmem_free_os(&vm, guard, 1);
+    fly_vmem_free(&vm, p, 16);
+    fly_vmem_free(&vm, guard, 1);
     check_tiling();
 }
 
@@ -188,12 +188,12 @@ static void vmem_metadata_out_of_line(void)
     fly_region_t *r = fly_region_of(p);
     CHECK(p >= (char *)r + FLY_REGION_HEADER, "span overlaps the region header");
     memset(p, 0xab, 32 * PG);
-    fly_vmem_free_os(&vm, b, 8);                   /* free... */
+    fly_vmem_free(&vm, b, 8);                   /* free... */
     char *q = alloc(8, 1, NULL);                   /* ...reuse... */
     CHECK(q == b, "the dirty span was not reused");
-    fly_vmem_free_os(&vm, q, 8);
-    fly_vmem_free_os(&vm, p, 8);                   /* ...and merge */
-    fly_vmem_free_os(&vm, c, 16);
+    fly_vmem_free(&vm, q, 8);
+    fly_vmem_free(&vm, p, 8);                   /* ...and merge */
+    fly_vmem_free(&vm, c, 16);
     for (size_t i = 0; i < 32 * PG; i++)
         CHECK((unsigned char)p[i] == 0xab, "the arena wrote into managed memory at +%zu", i);
     check_tiling();
@@ -225,7 +225,7 @@ static void vmem_fuzz_model(void)
             live[nlive++] = (live_t){ p, n };
         } else {
             size_t i = (r >> 4) % nlive;
-            fly_vmem_free_os(&vm, live[i].l_p, live[i].l_n);
+            fly_vmem_free(&vm, live[i].l_p, live[i].l_n);
             live[i] = live[--nlive];
         }
         if (r % 997 == 0)
@@ -235,7 +235,7 @@ static void vmem_fuzz_model(void)
     }
     while (nlive) {
         nlive--;
-        fly_vmem_free_os(&vm, live[nlive].l_p, live[nlive].l_n);
+        fly_vmem_free(&vm, live[nlive].l_p, live[nlive].l_n);
     }
     check_tiling();
     CHECK(vm.vm_used_pages == 0, "pages still in use after freeing everything");
