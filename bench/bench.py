@@ -293,10 +293,10 @@ def syscall_run(w, size, a, timeout):
 
 
 def parse_fly_stats(text):
-    """FLYMALLOC_STATS=1 output ("flymalloc: mmap calls 7" lines) as a dict."""
+    """FLYMALLOC_STATS=1 output ("flymalloc: mmap_calls 7" lines) as a dict."""
     stats = {}
     for line in text.splitlines():
-        m = re.match(r"^flymalloc: ([a-z][a-z ]*?) (\d+)$", line.strip())
+        m = re.match(r"^flymalloc: ([a-z][a-z_ ]*?) (\d+)$", line.strip())
         if m:
             stats[m.group(1).replace(" ", "_")] = int(m.group(2))
     return stats
