@@ -13,7 +13,7 @@ OBJS     = $(SRCS:src/%.c=$(B)/obj/%.o)
 POBJS    = $(SRCS:src/%.c=$(B)/pobj/%.o)
 TOBJS    = $(SRCS:src/%.c=$(B)/tsan/%.o)
 UOBJS    = $(SRCS:src/%.c=$(B)/ubsan/%.o)
-HDRS     = $(wildcard src/*.h) src/options.def include/flymalloc.h
+HDRS     = $(wildcard src/*.h) src/options.def src/policies.def include/flymalloc.h
 
 .PHONY: all test bench bench-deps clean
 all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
@@ -46,7 +46,7 @@ $(B)/libflymalloc-tsan.a: $(TOBJS)
 $(B)/libflymalloc-ubsan.a: $(UOBJS)
 	rm -f $@ && ar rcs $@ $^
 TOOL_SRCS = $(wildcard tools/*.c)
-$(B)/flymalloc: $(TOOL_SRCS) $(wildcard tools/*.h) src/options.def include/flymalloc.h
+$(B)/flymalloc: $(TOOL_SRCS) $(wildcard tools/*.h) src/options.def src/policies.def include/flymalloc.h
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -o $@ $(TOOL_SRCS) -lpthread -lm
 
 test: all

@@ -31,15 +31,18 @@ DEFAULT_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "flymalloc"]
 class Allocator:
     """One allocator: its name, its library (None for glibc), its version."""
 
-    def __init__(self, name, lib, package=None):
+    def __init__(self, name, lib, package=None, settings=None):
         self.name = name
         self.lib = lib
         self.package = package
         self.version = None
+        self.settings = dict(settings or {})   # environment it runs with
 
     def env(self):
         """Environment additions that put this allocator in front."""
-        return {"LD_PRELOAD": self.lib} if self.lib else {}
+        env = {"LD_PRELOAD": self.lib} if self.lib else {}
+        env.update(self.settings)
+        return env
 
     def __repr__(self):
         return "Allocator(%r, %r)" % (self.name, self.lib)
@@ -122,6 +125,19 @@ def resolve(names, so_specs=()):
         if name in seen:
             continue
         seen.add(name)
+        if ":" in name:
+            # flymalloc:POLICY, flymalloc under one of its policies
+            base, policy = name.split(":", 1)
+            found, lost = resolve([base], so_specs)
+            if base != "flymalloc" or not policy:
+                missing.append((name, "only flymalloc takes a policy (flymalloc:NAME)"))
+            elif lost:
+                missing.append((name, lost[0][1]))
+            else:
+                a = Allocator(name, found[0].lib, found[0].package, {"FLYMALLOC_POLICY": policy})
+                a.version = "%s, policy %s" % (found[0].version, policy)
+                present.append(a)
+            continue
         if name in extra:
             path = extra[name]
             if os.path.exists(path):

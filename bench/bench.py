@@ -266,10 +266,8 @@ def syscall_run(w, size, a, timeout):
         argv[i + 1] = str(steps)
         with tempfile.NamedTemporaryFile(suffix=".strace") as tf:
             env = base_env()
-            extra = {}
-            if a.lib:
-                extra["LD_PRELOAD"] = a.lib
-            if a.name == "flymalloc":
+            extra = a.env()
+            if a.name.split(":")[0] == "flymalloc":
                 extra["FLYMALLOC_STATS"] = "1"
             # -E hands the preload to the traced program only, not to strace.
             cmd = [strace, "-f", "-c", "--seccomp-bpf", "-e", "trace=%memory", "-o", tf.name] + \
@@ -349,7 +347,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small sizes, about 2 minutes")
     ap.add_argument("--size", choices=["tiny", "quick", "full"], help="workload size")
     ap.add_argument("--only", help="comma-separated workloads (see --list)")
-    ap.add_argument("--allocators", help="comma-separated allocators (default: all known)")
+    ap.add_argument("--allocators", help="comma-separated allocators (default: all known); flymalloc:POLICY runs flymalloc under one of its policies (flymalloc policies)")
     ap.add_argument("--repeat", type=int, help="repetitions (default 3; 2 with --quick)")
     ap.add_argument("--so", action="append", default=[], metavar="NAME=PATH",
                     help="add an allocator library (repeatable)")

@@ -117,8 +117,28 @@ void fly_stats_print(int fd, int flags);
  *   dirty_bytes, cold_bytes, mapped_bytes, purges, purged_bytes, reaps),
  *   "opt.decay_ms" and "opt.tcache_bytes" (uint64, read-write; a write
  *   applies to every heap),
+ *   "policy.name" and "policy.source" (char[]: the running policy, and
+ *   env, seed or default: *oldlen in, length out),
  *   "thread.tcache.flush" and "arena.purge" (actions: no old, no new). */
 int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_, size_t newlen);
+
+/* FLYMALLOC_POLICY_SEED("compact"), once at file scope in a program, makes
+ * flymalloc run that program under the named policy (`flymalloc policies`
+ * lists them) unless FLYMALLOC_POLICY says otherwise, whether flymalloc is
+ * linked in or preloaded: the name goes into an ELF note of the program,
+ * which flymalloc reads at start-up.  fly_ctl("policy.name") and
+ * ("policy.source") say which policy runs and why. */
+#define FLYMALLOC_POLICY_SEED(name)                                  \
+    __asm__(".pushsection .note.flymalloc.policy,\"a\",@note\n"      \
+            ".balign 4\n"                                             \
+            ".long 10\n"            /* "flymalloc" and its NUL */      \
+            ".long 992f - 991f\n"                                     \
+            ".long 1\n"             /* the policy note */              \
+            ".asciz \"flymalloc\"\n"                                  \
+            ".balign 4\n"                                             \
+            "991: .asciz \"" name "\"\n"                               \
+            "992: .balign 4\n"                                        \
+            ".popsection\n")
 
 #ifdef __cplusplus
 }

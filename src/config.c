@@ -147,6 +147,15 @@ static void put_want(msg_t *m, const fly_option_t *op)
     case FLY_OPT_TYPE_FILE:
         put_str(m, type_want[op->op_type]);
         break;
+    case FLY_OPT_TYPE_POLICY:
+        put_str(m, type_want[op->op_type]);
+        put_str(m, ": ");
+        for (fly_policy_id_t id = 0; id < FLY_POLICY_COUNT; id++) {
+            if (id)
+                put_str(m, id + 1 == FLY_POLICY_COUNT ? " or " : ", ");
+            put_str(m, fly_policy_catalog[id].pe_name);
+        }
+        break;
     }
 }
 
@@ -205,6 +214,7 @@ static void store(fly_opt_t id, uint64_t v, const char *s, fly_policy_t *po, fly
     case FLY_OPT_TRACE_CLOCK:
         se->se_trace_counter = v == 1;
         break;
+    case FLY_OPT_POLICY:              /* chosen first: choose_policy */
     case FLY_OPT_COUNT:
         break;
     }
@@ -227,12 +237,55 @@ static bool parse_value(fly_opt_t id, const char *s, uint64_t *v)
         return w >= 0;
     case FLY_OPT_TYPE_FILE:
         return *s != '\0';
+    case FLY_OPT_TYPE_POLICY:
+        *v = fly_policy_find(s, strlen(s));
+        return *v < FLY_POLICY_COUNT;
     }
     return false;
 }
 
-void fly_config_parse(char **env, fly_policy_t *po, fly_settings_t *se)
+/* The policy: FLYMALLOC_POLICY, else the program's seed, else default.  A
+ * name that is no policy warns and gives the default (not the next
+ * source: the user asked for something else than the seed). */
+static void choose_policy(char **env, const char *seed, size_t seed_len, fly_settings_t *se)
 {
+    static const char prefix[] = "FLYMALLOC_POLICY=";
+    se->se_policy = FLY_POLICY_default;
+    se->se_policy_source = FLY_SOURCE_DEFAULT;
+    for (char **e = env; e && *e; e++) {
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        uint64_t v;
+        if (parse_value(FLY_OPT_POLICY, *e + sizeof(prefix) - 1, &v)) {
+            se->se_policy = (fly_policy_id_t)v;
+            se->se_policy_source = FLY_SOURCE_ENV;
+        } else {
+            warn_malformed(FLY_OPT_POLICY, *e);
+        }
+        return;
+    }
+    if (seed == NULL)
+        return;
+    fly_policy_id_t id = fly_policy_find(seed, seed_len);
+    if (id < FLY_POLICY_COUNT) {
+        se->se_policy = id;
+        se->se_policy_source = FLY_SOURCE_SEED;
+        return;
+    }
+    msg_t m = { .n = 0 };
+    put_str(&m, "the program's policy seed \"");
+    put(&m, seed, FLY_MIN(seed_len, 40));
+    put_str(&m, "\" is malformed (want ");
+    put_want(&m, &fly_options[FLY_OPT_POLICY]);
+    put_str(&m, ")");
+    fly_option_warn(FLY_OPT_POLICY, "", m.buf);
+}
+
+void fly_config_parse(char **env, const char *seed, size_t seed_len, fly_policy_t *po,
+                      fly_settings_t *se)
+{
+    choose_policy(env, seed, seed_len, se);
+    fly_policy_apply(se->se_policy, po);
     for (char **e = env; e && *e; e++) {
         if (strncmp(*e, "FLYMALLOC_", 10) != 0)
             continue;
@@ -247,6 +300,8 @@ void fly_config_parse(char **env, fly_policy_t *po, fly_settings_t *se)
             continue;
         }
         uint64_t v;
+        if (id == FLY_OPT_POLICY)
+            continue;
         if (parse_value(id, eq + 1, &v))
             store(id, v, eq + 1, po, se);
         else

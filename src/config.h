@@ -8,6 +8,7 @@
 #ifndef FLY_CONFIG_H
 #define FLY_CONFIG_H
 
+#include "catalog.h"
 #include "common.h"
 #include "policy.h"
 
@@ -45,14 +46,21 @@ typedef struct fly_settings {
     const char *se_trace;         /* FLYMALLOC_TRACE: trace file, or NULL */
     long se_trace_pid;            /* FLYMALLOC_TRACE_PID: only this process traces (0: any) */
     bool se_trace_counter;        /* FLYMALLOC_TRACE_CLOCK=counter: no TSC numbers */
+    fly_policy_id_t se_policy;    /* the policy the process runs */
+    fly_policy_source_t se_policy_source;   /* and what chose it */
 } fly_settings_t;
 /* The process's settings, read once by fly_init. */
 extern fly_settings_t fly_settings;
 
-/* Parses the FLYMALLOC_* entries of env into po and se, leaving what they
- * hold where an entry is absent or malformed; warns once per malformed or
- * unknown entry.  Exposed for unit tests. */
-void fly_config_parse(char **env, fly_policy_t *po, fly_settings_t *se);
+/* Chooses the policy (FLYMALLOC_POLICY in env, else seed, seed_len bytes,
+ * the name a program linked in, else default) and sets its parameters in
+ * po; then parses the other FLYMALLOC_* entries of env into po and se,
+ * leaving what they hold where an entry is absent or malformed.  Warns
+ * once per malformed or unknown entry, and for a seed that names no
+ * policy.  env NULL: the environment is not to be trusted (AT_SECURE).
+ * Exposed for unit tests. */
+void fly_config_parse(char **env, const char *seed, size_t seed_len, fly_policy_t *po,
+                      fly_settings_t *se);
 
 /* A number option's default, parsed from its table text (fly_policy_defaults). */
 uint64_t fly_option_default(fly_opt_t id);

@@ -26,6 +26,12 @@
  *                                 bins grow further, up to every magazine at
  *                                 its largest (the base capacities stay as
  *                                 sized at start)
+ *   policy.name                   char[], read-only: the running policy
+ *                                 (policies.def); *oldlen is the buffer
+ *                                 size in, length out
+ *   policy.source                 char[], read-only: what chose it: env
+ *                                 (FLYMALLOC_POLICY), seed (linked into the
+ *                                 program) or default
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -146,6 +152,7 @@ static uint64_t opt_get(fly_opt_t id)
     case FLY_OPT_TCACHE_BYTES:
         return __atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED);
     /* Read once at start-up (no case default: a new row must be placed). */
+    case FLY_OPT_POLICY:
     case FLY_OPT_STATS:
     case FLY_OPT_STATS_FILE:
     case FLY_OPT_TRACE:
@@ -180,6 +187,7 @@ static void opt_apply(fly_opt_t id, uint64_t v)
         case FLY_OPT_TCACHE_BYTES:
             __atomic_store_n(&h->hp_tcache_budget, v, __ATOMIC_RELAXED);
             break;
+        case FLY_OPT_POLICY:
         case FLY_OPT_STATS:
         case FLY_OPT_STATS_FILE:
         case FLY_OPT_TRACE:
@@ -224,6 +232,21 @@ static void purge_all_os(void)
     fly_malloc_trim(0);
 }
 
+/* A read-only string: as much as fits in *oldlen bytes with its NUL;
+ * *oldlen becomes the length copied. */
+static int read_text(const char *text, void *old, size_t *oldlen, const void *new_)
+{
+    if (new_)
+        return EPERM;
+    if (old == NULL || oldlen == NULL || *oldlen == 0)
+        return EINVAL;
+    size_t n = FLY_MIN(strlen(text), *oldlen - 1);
+    memcpy(old, text, n);
+    ((char *)old)[n] = '\0';
+    *oldlen = n;
+    return 0;
+}
+
 FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_,
                        size_t newlen)
 {
@@ -242,6 +265,10 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     fly_opt_t opt = fly_option_by_ctl_name(name);
     if (opt != FLY_OPT_COUNT)
         return ctl_option(opt, old, oldlen, new_, newlen);
+    if (strcmp(name, "policy.name") == 0)
+        return read_text(fly_policy_catalog[fly_settings.se_policy].pe_name, old, oldlen, new_);
+    if (strcmp(name, "policy.source") == 0)
+        return read_text(fly_policy_source_name(fly_settings.se_policy_source), old, oldlen, new_);
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)

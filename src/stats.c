@@ -15,6 +15,7 @@
  * contents.  Printing builds text in a stack buffer: no stdio.
  */
 #include "stats.h"
+#include "config.h"
 #include "heap.h"
 #include "huge.h"
 #include "large.h"
@@ -203,7 +204,11 @@ static void print_json(fly_text_t *t, const fly_stats_t *st)
     fly_text_u64(t, st->field); sep = ", ";
     FLY_STATS_FIELDS(X)
 #undef X
-    fly_text_put(t, ", \"classes\": [");
+    fly_text_put(t, ", \"policy\": \"");
+    fly_text_put(t, fly_policy_catalog[fly_settings.se_policy].pe_name);
+    fly_text_put(t, "\", \"policy_source\": \"");
+    fly_text_put(t, fly_policy_source_name(fly_settings.se_policy_source));
+    fly_text_put(t, "\", \"classes\": [");
     for (unsigned i = 0; i < st->st_nclasses; i++) {
         const fly_class_stats_t *cs = &st->st_class[i];
         sep = i ? ", {" : "{";
@@ -256,6 +261,11 @@ static void print_text(fly_text_t *t, const fly_stats_t *st)
     fly_text_u64(t, st->field); fly_text_put(t, "\n");
     FLY_STATS_FIELDS(X)
 #undef X
+    fly_text_put(t, "flymalloc: policy ");
+    fly_text_put(t, fly_policy_catalog[fly_settings.se_policy].pe_name);
+    fly_text_put(t, " (");
+    fly_text_put(t, fly_policy_source_name(fly_settings.se_policy_source));
+    fly_text_put(t, ")\n");
     fly_text_put(t, "flymalloc: class      size    allocs     frees      live    cached"
                     "  miss%   zones  util%\n");
     for (unsigned i = 0; i < st->st_nclasses; i++) {

@@ -17,11 +17,20 @@
  *       one self-contained HTML page of plots (tools/report.py).
  *   flymalloc bench ARGS...
  *       runs the benchmark suite (bench/run.sh) with ARGS.
+ *   flymalloc policies [--names]
+ *       lists the catalogue of allocation policies (src/policies.def).
+ *   flymalloc policy PROGRAM
+ *       says which policy PROGRAM would run under here, and why: this
+ *       environment's FLYMALLOC_POLICY, else the seed in PROGRAM's ELF
+ *       notes (FLYMALLOC_POLICY_SEED), else default.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +45,9 @@ static void usage(FILE *f)
                "       flymalloc analyze FILE [-o OUT.json]\n"
                "       flymalloc report FILE [-o OUT.html] [--compare A,B,...]\n"
                "       flymalloc bench [--quick] [--only W1,W2] [--allocators A,B] "
-               "[--repeat N] [--so NAME=PATH]\n");
+               "[--repeat N] [--so NAME=PATH]\n"
+               "       flymalloc policies [--names]\n"
+               "       flymalloc policy PROGRAM\n");
 }
 
 /* The settings' table, the library's own (one row per FLYMALLOC_* variable). */
@@ -75,6 +86,8 @@ static void print_number(FILE *f, const struct opt *o, unsigned long long v)
         fputc("kmg"[k - 1], f);
 }
 
+static void policy_names(FILE *f);
+
 /* `flymalloc run --help`: every setting's name, default, meaning and values. */
 static void settings_help(FILE *f)
 {
@@ -86,6 +99,10 @@ static void settings_help(FILE *f)
         if (o->type == OPT_WORDS) {
             for (const char *w = o->words; *w; w++)
                 fputc(*w == '/' ? '|' : *w, f);
+        } else if (o->type == OPT_POLICY) {
+            fputs(opt_want[o->type], f);
+            fputs(":", f);
+            policy_names(f);
         } else {
             fputs(opt_want[o->type], f);
         }
@@ -103,6 +120,137 @@ static void settings_help(FILE *f)
         }
         fputc('\n', f);
     }
+}
+
+/* The catalogue of policies, the library's own. */
+static const struct policy {
+    const char *name, *sizes, *suits, *help;
+} policies[] = {
+#define FLY_POLICY(name, sizes, suits, help) { #name, sizes, suits, help },
+#include "../src/policies.def"
+#undef FLY_POLICY
+};
+#define NPOLICIES (sizeof(policies) / sizeof(policies[0]))
+
+static const struct policy *policy_named(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NPOLICIES; i++)
+        if (strlen(policies[i].name) == len && strncmp(policies[i].name, name, len) == 0)
+            return &policies[i];
+    return NULL;
+}
+
+static void policy_names(FILE *f)
+{
+    for (size_t i = 0; i < NPOLICIES; i++)
+        fprintf(f, " %s", policies[i].name);
+}
+
+static int cmd_policies(int argc, char **argv)
+{
+    bool names = argc == 1 && strcmp(argv[0], "--names") == 0;
+    if (argc > 0 && !names) {
+        fprintf(stderr, "usage: flymalloc policies [--names]\n");
+        return 2;
+    }
+    for (size_t i = 0; i < NPOLICIES; i++) {
+        const struct policy *p = &policies[i];
+        if (names)
+            printf("%s\n", p->name);
+        else
+            printf("%-8s %s\n         sizes: %s; suits: %s\n", p->name, p->help, p->sizes, p->suits);
+    }
+    if (!names)
+        printf("\nFLYMALLOC_POLICY=NAME chooses one for a run; FLYMALLOC_POLICY_SEED(\"NAME\") in a\n"
+               "program (flymalloc.h) makes it that program's own; `flymalloc policy PROGRAM` says\n"
+               "which one a program gets.\n");
+    return 0;
+}
+
+/* The policy seed in the ELF notes of the program file at path (a
+ * FLYMALLOC_POLICY_SEED note: owner "flymalloc", type 1), copied into out;
+ * false if it has none.  Reads the file's program headers, as the library
+ * reads its own process's. */
+static bool file_policy_seed(const char *path, char *out, size_t outlen)
+{
+    bool found = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+        close(fd);
+        return false;
+    }
+    for (unsigned i = 0; i < eh.e_phnum && !found; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+            break;
+        if (ph.p_type != PT_NOTE || ph.p_filesz > (1u << 20))
+            continue;
+        char *buf = malloc(ph.p_filesz);
+        if (buf == NULL || pread(fd, buf, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz) {
+            free(buf);
+            break;
+        }
+        for (size_t off = 0; off + sizeof(Elf64_Nhdr) <= ph.p_filesz;) {
+            Elf64_Nhdr *nh = (Elf64_Nhdr *)(void *)(buf + off);
+            size_t name = off + sizeof(*nh), desc = name + ((nh->n_namesz + 3) & ~3u);
+            size_t next = desc + ((nh->n_descsz + 3) & ~3u);
+            if (next > ph.p_filesz)
+                break;
+            if (nh->n_type == 1 && nh->n_namesz == 10 && memcmp(buf + name, "flymalloc", 10) == 0) {
+                size_t n = strnlen(buf + desc, nh->n_descsz);
+                snprintf(out, outlen, "%.*s", (int)n, buf + desc);
+                found = true;
+                break;
+            }
+            off = next;
+        }
+        free(buf);
+    }
+    close(fd);
+    return found;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "usage: flymalloc policy PROGRAM\n");
+        return 2;
+    }
+    char path[PATH_MAX], seed[128];
+    snprintf(path, sizeof(path), "%s", argv[0]);
+    const char *dirs = getenv("PATH");
+    /* A bare name is looked up in PATH, as a shell would run it. */
+    while (strchr(argv[0], '/') == NULL && dirs && *dirs) {
+        size_t n = strcspn(dirs, ":");
+        snprintf(path, sizeof(path), "%.*s/%s", (int)n, dirs, argv[0]);
+        if (access(path, X_OK) == 0)
+            break;
+        snprintf(path, sizeof(path), "%s", argv[0]);
+        dirs += n + (dirs[n] == ':');
+    }
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "flymalloc: policy: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    const char *env = getenv("FLYMALLOC_POLICY");
+    bool has_seed = file_policy_seed(path, seed, sizeof(seed));
+    if (env) {
+        if (policy_named(env, strlen(env)))
+            printf("%s: %s (env: FLYMALLOC_POLICY is set here)\n", path, env);
+        else
+            printf("%s: default (env: FLYMALLOC_POLICY=%s is not a policy, so the default)\n", path, env);
+    } else if (has_seed && policy_named(seed, strlen(seed))) {
+        printf("%s: %s (seed: linked into the program)\n", path, seed);
+    } else if (has_seed) {
+        printf("%s: default (seed \"%s\" in the program is not a policy)\n", path, seed);
+    } else {
+        printf("%s: default (default: no FLYMALLOC_POLICY, no seed in the program)\n", path);
+    }
+    return 0;
 }
 
 /* Directory holding this executable. */
@@ -229,6 +377,10 @@ int main(int argc, char **argv)
         return cmd_report(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(argv[1], "policies") == 0)
+        return cmd_policies(argc - 2, argv + 2);
+    if (strcmp(argv[1], "policy") == 0)
+        return cmd_policy(argc - 2, argv + 2);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
