@@ -46,8 +46,10 @@ $(B)/libflymalloc-tsan.a: $(TOBJS)
 $(B)/libflymalloc-ubsan.a: $(UOBJS)
 	rm -f $@ && ar rcs $@ $^
 TOOL_SRCS = $(wildcard tools/*.c)
-$(B)/flymalloc: $(TOOL_SRCS) $(wildcard tools/*.h) src/options.def src/policies.def include/flymalloc.h
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -o $@ $(TOOL_SRCS) -lpthread -lm
+# The library's profile reader and dispatch rule, shared with the launcher.
+TOOL_LIBSRCS = src/profile.c src/catalog.c src/panic.c
+$(B)/flymalloc: $(TOOL_SRCS) $(TOOL_LIBSRCS) $(HDRS) $(wildcard tools/*.h)
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -Isrc -o $@ $(TOOL_SRCS) $(TOOL_LIBSRCS) -lpthread -lm
 
 test: all
 	bash tests/run.sh

@@ -40,6 +40,8 @@ const char *fly_policy_source_name(fly_policy_source_t source)
         return "env";
     case FLY_SOURCE_SEED:
         return "seed";
+    case FLY_SOURCE_PROFILE:
+        return "profile";
     case FLY_SOURCE_DEFAULT:
         break;
     }

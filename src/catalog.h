@@ -21,6 +21,7 @@ typedef enum fly_policy_id {
 typedef enum fly_policy_source {
     FLY_SOURCE_ENV,          /* FLYMALLOC_POLICY */
     FLY_SOURCE_SEED,         /* FLYMALLOC_POLICY_SEED in the program */
+    FLY_SOURCE_PROFILE,      /* the program's stored profile (profile.h) */
     FLY_SOURCE_DEFAULT       /* nothing chose one */
 } fly_policy_source_t;
 

@@ -214,7 +214,11 @@ static void store(fly_opt_t id, uint64_t v, const char *s, fly_policy_t *po, fly
     case FLY_OPT_TRACE_CLOCK:
         se->se_trace_counter = v == 1;
         break;
+    case FLY_OPT_PROFILE:
+        se->se_profile = v == 1;
+        break;
     case FLY_OPT_POLICY:              /* chosen first: choose_policy */
+    case FLY_OPT_PROFILE_DIR:
     case FLY_OPT_COUNT:
         break;
     }
@@ -244,47 +248,104 @@ static bool parse_value(fly_opt_t id, const char *s, uint64_t *v)
     return false;
 }
 
-/* The policy: FLYMALLOC_POLICY, else the program's seed, else default.  A
- * name that is no policy warns and gives the default (not the next
- * source: the user asked for something else than the seed). */
-static void choose_policy(char **env, const char *seed, size_t seed_len, fly_settings_t *se)
+/* The value of env's entry NAME=..., or NULL. */
+static const char *env_value(char **env, const char *name)
 {
-    static const char prefix[] = "FLYMALLOC_POLICY=";
+    size_t n = strlen(name);
+    for (char **e = env; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+/* The user's profile directory: FLYMALLOC_PROFILE_DIR, else
+ * $XDG_CACHE_HOME/flymalloc, else $HOME/.cache/flymalloc; "" if none. */
+static void profile_dir(char **env, char *out, size_t len)
+{
+    const char *dir = env_value(env, "FLYMALLOC_PROFILE_DIR"), *tail = "";
+    if (dir == NULL || *dir == '\0') {
+        tail = "/flymalloc";
+        dir = env_value(env, "XDG_CACHE_HOME");
+        if (dir == NULL || *dir != '/') {
+            tail = "/.cache/flymalloc";
+            dir = env_value(env, "HOME");
+        }
+    }
+    out[0] = '\0';
+    if (dir == NULL || *dir == '\0' || strlen(dir) + strlen(tail) >= len)
+        return;
+    memcpy(out, dir, strlen(dir) + 1);
+    memcpy(out + strlen(out), tail, strlen(tail) + 1);
+}
+
+/* The policy the program's stored profile chooses, from the user's store
+ * or else the system's; false if it has none. */
+static bool profile_policy(const fly_program_t *pg, fly_settings_t *se, fly_policy_id_t *id)
+{
+    char sys[256];
+    fly_profile_t p;
+    if ((se->se_profile_path[0] &&
+         fly_profile_read(se->se_profile_path, pg->pg_key, pg->pg_key_len, &p)) ||
+        (fly_profile_path(sys, sizeof(sys), FLY_PROFILE_SYSTEM_DIR, pg->pg_key, pg->pg_key_len) &&
+         fly_profile_read(sys, pg->pg_key, pg->pg_key_len, &p))) {
+        *id = fly_profile_policy(&p);
+        return true;
+    }
+    return false;
+}
+
+/* The policy: FLYMALLOC_POLICY, else the program's seed, else its stored
+ * profile, else default.  A name that is no policy warns and gives the
+ * default (not the next source: the user asked for something else). */
+static void choose_policy(char **env, const fly_program_t *pg, fly_settings_t *se)
+{
     se->se_policy = FLY_POLICY_default;
     se->se_policy_source = FLY_SOURCE_DEFAULT;
-    for (char **e = env; e && *e; e++) {
-        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0)
-            continue;
+    se->se_profile_path[0] = '\0';
+    if (env && pg && pg->pg_key) {
+        char dir[sizeof(se->se_profile_path)];
+        profile_dir(env, dir, sizeof(dir));
+        if (!fly_profile_path(se->se_profile_path, sizeof(se->se_profile_path), dir, pg->pg_key,
+                              pg->pg_key_len))
+            se->se_profile_path[0] = '\0';
+    }
+    const char *name = env_value(env, "FLYMALLOC_POLICY");
+    if (name) {
         uint64_t v;
-        if (parse_value(FLY_OPT_POLICY, *e + sizeof(prefix) - 1, &v)) {
+        if (parse_value(FLY_OPT_POLICY, name, &v)) {
             se->se_policy = (fly_policy_id_t)v;
             se->se_policy_source = FLY_SOURCE_ENV;
         } else {
-            warn_malformed(FLY_OPT_POLICY, *e);
+            warn_malformed(FLY_OPT_POLICY, name - sizeof("FLYMALLOC_POLICY"));
         }
         return;
     }
-    if (seed == NULL)
-        return;
-    fly_policy_id_t id = fly_policy_find(seed, seed_len);
-    if (id < FLY_POLICY_COUNT) {
-        se->se_policy = id;
-        se->se_policy_source = FLY_SOURCE_SEED;
+    if (pg && pg->pg_seed) {
+        fly_policy_id_t id = fly_policy_find(pg->pg_seed, pg->pg_seed_len);
+        if (id < FLY_POLICY_COUNT) {
+            se->se_policy = id;
+            se->se_policy_source = FLY_SOURCE_SEED;
+            return;
+        }
+        msg_t m = { .n = 0 };
+        put_str(&m, "the program's policy seed \"");
+        put(&m, pg->pg_seed, FLY_MIN(pg->pg_seed_len, 40));
+        put_str(&m, "\" is malformed (want ");
+        put_want(&m, &fly_options[FLY_OPT_POLICY]);
+        put_str(&m, ")");
+        fly_option_warn(FLY_OPT_POLICY, "", m.buf);
         return;
     }
-    msg_t m = { .n = 0 };
-    put_str(&m, "the program's policy seed \"");
-    put(&m, seed, FLY_MIN(seed_len, 40));
-    put_str(&m, "\" is malformed (want ");
-    put_want(&m, &fly_options[FLY_OPT_POLICY]);
-    put_str(&m, ")");
-    fly_option_warn(FLY_OPT_POLICY, "", m.buf);
+    fly_policy_id_t id;
+    if (env && pg && pg->pg_key && profile_policy(pg, se, &id)) {
+        se->se_policy = id;
+        se->se_policy_source = FLY_SOURCE_PROFILE;
+    }
 }
 
-void fly_config_parse(char **env, const char *seed, size_t seed_len, fly_policy_t *po,
-                      fly_settings_t *se)
+void fly_config_parse(char **env, const fly_program_t *pg, fly_policy_t *po, fly_settings_t *se)
 {
-    choose_policy(env, seed, seed_len, se);
+    choose_policy(env, pg, se);
     fly_policy_apply(se->se_policy, po);
     for (char **e = env; e && *e; e++) {
         if (strncmp(*e, "FLYMALLOC_", 10) != 0)

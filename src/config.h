@@ -9,6 +9,7 @@
 #define FLY_CONFIG_H
 
 #include "catalog.h"
+#include "profile.h"
 #include "common.h"
 #include "policy.h"
 
@@ -48,19 +49,30 @@ typedef struct fly_settings {
     bool se_trace_counter;        /* FLYMALLOC_TRACE_CLOCK=counter: no TSC numbers */
     fly_policy_id_t se_policy;    /* the policy the process runs */
     fly_policy_source_t se_policy_source;   /* and what chose it */
+    bool se_profile;              /* FLYMALLOC_PROFILE=1: fold this run in at exit */
+    uint64_t se_start_ms;         /* when the process started allocating (fly_now_ms) */
+    char se_profile_path[512];    /* the program's profile in the user's store, or "" */
 } fly_settings_t;
 /* The process's settings, read once by fly_init. */
 extern fly_settings_t fly_settings;
 
-/* Chooses the policy (FLYMALLOC_POLICY in env, else seed, seed_len bytes,
- * the name a program linked in, else default) and sets its parameters in
- * po; then parses the other FLYMALLOC_* entries of env into po and se,
+/* What the running program says of itself (exe.h): the policy seed it
+ * linked in and its build-id, each NULL if it has none. */
+typedef struct fly_program {
+    const char *pg_seed;
+    size_t pg_seed_len;
+    const uint8_t *pg_key;
+    size_t pg_key_len;
+} fly_program_t;
+
+/* Chooses the policy (FLYMALLOC_POLICY in env, else the program's seed,
+ * else its stored profile, else default) and sets its parameters in po;
+ * then parses the other FLYMALLOC_* entries of env into po and se,
  * leaving what they hold where an entry is absent or malformed.  Warns
- * once per malformed or unknown entry, and for a seed that names no
- * policy.  env NULL: the environment is not to be trusted (AT_SECURE).
- * Exposed for unit tests. */
-void fly_config_parse(char **env, const char *seed, size_t seed_len, fly_policy_t *po,
-                      fly_settings_t *se);
+ * once per malformed or unknown entry, for a seed that names no policy and
+ * for a bad profile file.  env NULL: the environment is not to be trusted
+ * (AT_SECURE), and no profile is read either.  Exposed for unit tests. */
+void fly_config_parse(char **env, const fly_program_t *pg, fly_policy_t *po, fly_settings_t *se);
 
 /* A number option's default, parsed from its table text (fly_policy_defaults). */
 uint64_t fly_option_default(fly_opt_t id);

@@ -31,7 +31,8 @@
  *                                 size in, length out
  *   policy.source                 char[], read-only: what chose it: env
  *                                 (FLYMALLOC_POLICY), seed (linked into the
- *                                 program) or default
+ *                                 program), profile (its stored profile) or
+ *                                 default
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -153,6 +154,8 @@ static uint64_t opt_get(fly_opt_t id)
         return __atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED);
     /* Read once at start-up (no case default: a new row must be placed). */
     case FLY_OPT_POLICY:
+    case FLY_OPT_PROFILE:
+    case FLY_OPT_PROFILE_DIR:
     case FLY_OPT_STATS:
     case FLY_OPT_STATS_FILE:
     case FLY_OPT_TRACE:
@@ -188,6 +191,8 @@ static void opt_apply(fly_opt_t id, uint64_t v)
             __atomic_store_n(&h->hp_tcache_budget, v, __ATOMIC_RELAXED);
             break;
         case FLY_OPT_POLICY:
+        case FLY_OPT_PROFILE:
+        case FLY_OPT_PROFILE_DIR:
         case FLY_OPT_STATS:
         case FLY_OPT_STATS_FILE:
         case FLY_OPT_TRACE:

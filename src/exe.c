@@ -8,7 +8,8 @@
  *
  * FLYMALLOC_POLICY_SEED (flymalloc.h) puts a note of owner "flymalloc",
  * type FLY_NOTE_POLICY, whose descriptor is the policy's name, in the
- * program's PT_NOTE segment, the way the linker places the GNU build-id.
+ * program's PT_NOTE segment, the way the linker places the GNU build-id,
+ * which is read the same way: it names the program's stored profile.
  */
 #include "exe.h"
 #include <elf.h>
@@ -36,7 +37,7 @@ static const char *find_note(const char *p, const char *end, const char *owner, 
         if (next > end || next <= p)
             return NULL;
         if (nh->n_type == type && nh->n_namesz == owner_len && memcmp(name, owner, owner_len) == 0) {
-            *len = strnlen(desc, nh->n_descsz);
+            *len = nh->n_descsz;
             return desc;
         }
         p = next;
@@ -44,7 +45,8 @@ static const char *find_note(const char *p, const char *end, const char *owner, 
     return NULL;
 }
 
-const char *fly_exe_policy_seed(size_t *len)
+/* The descriptor of the program's first note of owner and type. */
+static const char *program_note(const char *owner, uint32_t type, size_t *len)
 {
     const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
     size_t n = (size_t)getauxval(AT_PHNUM);
@@ -59,11 +61,24 @@ const char *fly_exe_policy_seed(size_t *len)
         if (ph[i].p_type != PT_NOTE)
             continue;
         const char *p = (const char *)(bias + ph[i].p_vaddr);
-        const char *seed = find_note(p, p + ph[i].p_memsz, "flymalloc", FLY_NOTE_POLICY, len);
-        if (seed)
-            return seed;
+        const char *desc = find_note(p, p + ph[i].p_memsz, owner, type, len);
+        if (desc)
+            return desc;
     }
     return NULL;
+}
+
+const char *fly_exe_policy_seed(size_t *len)
+{
+    const char *seed = program_note("flymalloc", FLY_NOTE_POLICY, len);
+    if (seed)
+        *len = strnlen(seed, *len);
+    return seed;
+}
+
+const uint8_t *fly_exe_build_id(size_t *len)
+{
+    return (const uint8_t *)program_note("GNU", NT_GNU_BUILD_ID, len);
 }
 
 bool fly_exe_secure(void)

@@ -6,8 +6,9 @@
  * from pthread_atfork or pthread_key_create (glibc may allocate there) finds
  * the allocator ready.  The settings are read once here (config.c, from the
  * FLYMALLOC_* variables listed in options.def, and the policy seed a
- * program may link in, exe.c); a setuid or setgid program (AT_SECURE)
- * ignores the environment; the fork handlers are in
+ * program may link in, exe.c, or its stored profile, profile.c); a setuid
+ * or setgid program (AT_SECURE) ignores the environment and profiles; the
+ * fork handlers are in
  * fork.c and the statistics report at exit in report.c.
  */
 #include "init.h"
@@ -53,9 +54,11 @@ void fly_init(void)
         fly_warn("the system page size is not 4096; flymalloc's pages stay 4096 bytes");
     /* A program's own seed holds even when it runs privileged; the
      * environment of a privileged program is its invoker's, not trusted. */
-    size_t seed_len = 0;
-    const char *seed = fly_exe_policy_seed(&seed_len);
-    fly_config_parse(fly_exe_secure() ? NULL : environ, seed, seed_len, &po, &fly_settings);
+    fly_program_t pg;
+    pg.pg_seed = fly_exe_policy_seed(&pg.pg_seed_len);
+    pg.pg_key = fly_exe_build_id(&pg.pg_key_len);
+    fly_config_parse(fly_exe_secure() ? NULL : environ, &pg, &po, &fly_settings);
+    fly_settings.se_start_ms = fly_now_ms();
     fly_sizeclass_init(&po);
     fly_heap_init_default(&po, fly_maintain_release_os);
     fly_huge_init(po.po_huge_cache_bytes, fly_maintain_release_os);

@@ -83,6 +83,10 @@ pthread_key_t fly_thread_key;                    /* created by fly_init, destruc
 static FLY_NOINLINE void tcache_gc(fly_tcache_t *tc);
 static void retire_counts(const fly_tcache_t *tc);
 
+/* Threads with a cache now, and the most at once (guarded by the registry
+ * lock; the peak is read at exit for the program's profile). */
+static uint32_t tc_nlive, tc_nlive_peak;
+
 static void registry_insert(fly_tcache_t *tc)
 {
     tc->tc_prev = NULL;
@@ -90,6 +94,8 @@ static void registry_insert(fly_tcache_t *tc)
     if (tc_live)
         tc_live->tc_prev = tc;
     tc_live = tc;
+    if (++tc_nlive > tc_nlive_peak)
+        __atomic_store_n(&tc_nlive_peak, tc_nlive, __ATOMIC_RELAXED);
 }
 
 static void registry_remove(fly_tcache_t *tc)
@@ -100,6 +106,12 @@ static void registry_remove(fly_tcache_t *tc)
         tc_live = tc->tc_next;
     if (tc->tc_next)
         tc->tc_next->tc_prev = tc->tc_prev;
+    tc_nlive--;
+}
+
+uint32_t fly_tcache_peak_threads(void)
+{
+    return __atomic_load_n(&tc_nlive_peak, __ATOMIC_RELAXED);
 }
 
 /* The depot class c's magazines come from, for cache tc. */

@@ -197,6 +197,8 @@ void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out);
 /* The pthread key destructor's work: drains the thread's cache; true if
  * there was one. */
 bool fly_tcache_thread_exit(void *arg);
+/* The most threads that had a cache at once, so far. */
+uint32_t fly_tcache_peak_threads(void);
 void fly_tcache_lock_all(void);
 void fly_tcache_unlock_all(bool child);
 

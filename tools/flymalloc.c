@@ -22,7 +22,12 @@
  *   flymalloc policy PROGRAM
  *       says which policy PROGRAM would run under here, and why: this
  *       environment's FLYMALLOC_POLICY, else the seed in PROGRAM's ELF
- *       notes (FLYMALLOC_POLICY_SEED), else default.
+ *       notes (FLYMALLOC_POLICY_SEED), else its stored profile (the same
+ *       reader and dispatch rule as the library's: src/profile.c), else
+ *       default; with a profile, its figures and flags.
+ *   flymalloc profile -- CMD ARGS...
+ *       runs CMD on flymalloc with FLYMALLOC_PROFILE=1, so that its
+ *       allocation profile is folded into its stored profile at exit.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "tools.h"
+#include "profile.h"
 
 static void usage(FILE *f)
 {
@@ -47,7 +53,8 @@ static void usage(FILE *f)
                "       flymalloc bench [--quick] [--only W1,W2] [--allocators A,B] "
                "[--repeat N] [--so NAME=PATH]\n"
                "       flymalloc policies [--names]\n"
-               "       flymalloc policy PROGRAM\n");
+               "       flymalloc policy PROGRAM\n"
+               "       flymalloc profile -- CMD [ARGS...]\n");
 }
 
 /* The settings' table, the library's own (one row per FLYMALLOC_* variable). */
@@ -167,13 +174,14 @@ static int cmd_policies(int argc, char **argv)
     return 0;
 }
 
-/* The policy seed in the ELF notes of the program file at path (a
- * FLYMALLOC_POLICY_SEED note: owner "flymalloc", type 1), copied into out;
- * false if it has none.  Reads the file's program headers, as the library
- * reads its own process's. */
-static bool file_policy_seed(const char *path, char *out, size_t outlen)
+/* The descriptor of the first ELF note of owner and type in the program
+ * file at path, copied into out (*len bytes); false if it has none.  Reads
+ * the file's program headers, as the library reads its own process's. */
+static bool file_note(const char *path, const char *owner, unsigned type, unsigned char *out,
+                      size_t outlen, size_t *len)
 {
     bool found = false;
+    size_t owner_len = strlen(owner) + 1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -200,9 +208,10 @@ static bool file_policy_seed(const char *path, char *out, size_t outlen)
             size_t next = desc + ((nh->n_descsz + 3) & ~3u);
             if (next > ph.p_filesz)
                 break;
-            if (nh->n_type == 1 && nh->n_namesz == 10 && memcmp(buf + name, "flymalloc", 10) == 0) {
-                size_t n = strnlen(buf + desc, nh->n_descsz);
-                snprintf(out, outlen, "%.*s", (int)n, buf + desc);
+            if (nh->n_type == type && nh->n_namesz == owner_len &&
+                memcmp(buf + name, owner, owner_len) == 0 && nh->n_descsz <= outlen) {
+                memcpy(out, buf + desc, nh->n_descsz);
+                *len = nh->n_descsz;
                 found = true;
                 break;
             }
@@ -212,6 +221,20 @@ static bool file_policy_seed(const char *path, char *out, size_t outlen)
     }
     close(fd);
     return found;
+}
+
+/* The user's profile directory, as the library finds it (config.c). */
+static void profile_dir(char *out, size_t len)
+{
+    const char *dir = getenv("FLYMALLOC_PROFILE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
+    if (dir && *dir)
+        snprintf(out, len, "%s", dir);
+    else if (xdg && xdg[0] == '/')
+        snprintf(out, len, "%s/flymalloc", xdg);
+    else if (getenv("HOME") && *getenv("HOME"))
+        snprintf(out, len, "%s/.cache/flymalloc", getenv("HOME"));
+    else
+        out[0] = '\0';
 }
 
 static int cmd_policy(int argc, char **argv)
@@ -237,7 +260,21 @@ static int cmd_policy(int argc, char **argv)
         return 1;
     }
     const char *env = getenv("FLYMALLOC_POLICY");
-    bool has_seed = file_policy_seed(path, seed, sizeof(seed));
+    size_t seed_len = 0, key_len = 0;
+    unsigned char key[FLY_PROFILE_KEY_MAX];
+    bool has_seed = file_note(path, "flymalloc", 1, (unsigned char *)seed, sizeof(seed) - 1, &seed_len);
+    seed[has_seed ? strnlen(seed, seed_len) : 0] = '\0';
+    bool has_key = file_note(path, "GNU", NT_GNU_BUILD_ID, key, sizeof(key), &key_len);
+    char dir[PATH_MAX], user[PATH_MAX + 128], sys[PATH_MAX];
+    profile_dir(dir, sizeof(dir));
+    fly_profile_t prof;
+    const char *found = NULL;
+    if (has_key && fly_profile_path(user, sizeof(user), dir, key, key_len) &&
+        fly_profile_read(user, key, key_len, &prof))
+        found = user;
+    else if (has_key && fly_profile_path(sys, sizeof(sys), FLY_PROFILE_SYSTEM_DIR, key, key_len) &&
+             fly_profile_read(sys, key, key_len, &prof))
+        found = sys;
     if (env) {
         if (policy_named(env, strlen(env)))
             printf("%s: %s (env: FLYMALLOC_POLICY is set here)\n", path, env);
@@ -247,10 +284,41 @@ static int cmd_policy(int argc, char **argv)
         printf("%s: %s (seed: linked into the program)\n", path, seed);
     } else if (has_seed) {
         printf("%s: default (seed \"%s\" in the program is not a policy)\n", path, seed);
+    } else if (found) {
+        printf("%s: %s (profile: %s)\n", path, policies[fly_profile_policy(&prof)].name, found);
     } else {
-        printf("%s: default (default: no FLYMALLOC_POLICY, no seed in the program)\n", path);
+        printf("%s: default (default: no FLYMALLOC_POLICY, no seed in the program, no profile%s)\n",
+               path, has_key ? "" : ": it has no build-id");
+    }
+    if (found) {
+        uint32_t f = fly_profile_flags(&prof);
+        printf("profile: %u run(s); per run %llu ms, %llu thread(s), %llu allocations, %llu frees, "
+               "peak %llu bytes, %llu memory system calls\nflags:%s%s%s%s%s%s\n",
+               prof.pf_runs, (unsigned long long)prof.pf_run_ms, (unsigned long long)prof.pf_threads,
+               (unsigned long long)prof.pf_allocs, (unsigned long long)prof.pf_frees,
+               (unsigned long long)prof.pf_peak_bytes, (unsigned long long)prof.pf_syscalls,
+               f & FLY_PF_SHORT_RUN ? " short-run" : "", f & FLY_PF_THREADED ? " threaded" : "",
+               f & FLY_PF_ALLOC_HEAVY ? " alloc-heavy" : "", f & FLY_PF_FEW_FREES ? " few-frees" : "",
+               f & FLY_PF_LARGE_HEAP ? " large-heap" : "", f ? "" : " (none)");
     }
     return 0;
+}
+
+/* flymalloc profile -- CMD: a run of CMD on flymalloc that folds its
+ * allocation profile into CMD's stored profile at exit. */
+static int cmd_profile(int argc, char **argv)
+{
+    int i = argc > 0 && strcmp(argv[0], "--") == 0 ? 1 : 0;
+    if (i >= argc) {
+        fprintf(stderr, "usage: flymalloc profile -- CMD [ARGS...]\n");
+        return 2;
+    }
+    if (fly_preload_self() != 0)
+        return 2;
+    setenv("FLYMALLOC_PROFILE", "1", 1);
+    execvp(argv[i], argv + i);
+    fprintf(stderr, "flymalloc: cannot run %s: %s\n", argv[i], strerror(errno));
+    return 127;
 }
 
 /* Directory holding this executable. */
@@ -381,6 +449,8 @@ int main(int argc, char **argv)
         return cmd_policies(argc - 2, argv + 2);
     if (strcmp(argv[1], "policy") == 0)
         return cmd_policy(argc - 2, argv + 2);
+    if (strcmp(argv[1], "profile") == 0)
+        return cmd_profile(argc - 2, argv + 2);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;

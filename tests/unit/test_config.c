@@ -21,7 +21,7 @@ static fly_policy_t parse(const char *a, const char *b, int *stats)
     fly_policy_t po;
     fly_policy_defaults(&po);
     memset(&se, 0, sizeof(se));
-    fly_config_parse(env, NULL, 0, &po, &se);
+    fly_config_parse(env, NULL, &po, &se);
     *stats = se.se_stats;
     return po;
 }
