@@ -218,6 +218,7 @@ static void store(fly_opt_t id, uint64_t v, const char *s, fly_policy_t *po, fly
         se->se_profile = v == 1;
         break;
     case FLY_OPT_POLICY:              /* chosen first: choose_policy */
+    case FLY_OPT_OBJECTIVE:
     case FLY_OPT_PROFILE_DIR:
     case FLY_OPT_COUNT:
         break;
@@ -280,7 +281,8 @@ static void profile_dir(char **env, char *out, size_t len)
 
 /* The policy the program's stored profile chooses, from the user's store
  * or else the system's; false if it has none. */
-static bool profile_policy(const fly_program_t *pg, fly_settings_t *se, fly_policy_id_t *id)
+static bool profile_policy(char **env, const fly_program_t *pg, fly_settings_t *se,
+                           fly_policy_id_t *id)
 {
     char sys[256];
     fly_profile_t p;
@@ -288,7 +290,11 @@ static bool profile_policy(const fly_program_t *pg, fly_settings_t *se, fly_poli
          fly_profile_read(se->se_profile_path, pg->pg_key, pg->pg_key_len, &p)) ||
         (fly_profile_path(sys, sizeof(sys), FLY_PROFILE_SYSTEM_DIR, pg->pg_key, pg->pg_key_len) &&
          fly_profile_read(sys, pg->pg_key, pg->pg_key_len, &p))) {
-        *id = fly_profile_policy(&p);
+        uint64_t objective = FLY_OBJECTIVE_BALANCED;
+        const char *v = env_value(env, "FLYMALLOC_OBJECTIVE");
+        if (v && !parse_value(FLY_OPT_OBJECTIVE, v, &objective))
+            objective = FLY_OBJECTIVE_BALANCED;     /* the second pass warns */
+        *id = fly_profile_policy(&p, (unsigned)objective);
         return true;
     }
     return false;
@@ -337,7 +343,7 @@ static void choose_policy(char **env, const fly_program_t *pg, fly_settings_t *s
         return;
     }
     fly_policy_id_t id;
-    if (env && pg && pg->pg_key && profile_policy(pg, se, &id)) {
+    if (env && pg && pg->pg_key && profile_policy(env, pg, se, &id)) {
         se->se_policy = id;
         se->se_policy_source = FLY_SOURCE_PROFILE;
     }

@@ -154,6 +154,7 @@ static uint64_t opt_get(fly_opt_t id)
         return __atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED);
     /* Read once at start-up (no case default: a new row must be placed). */
     case FLY_OPT_POLICY:
+    case FLY_OPT_OBJECTIVE:
     case FLY_OPT_PROFILE:
     case FLY_OPT_PROFILE_DIR:
     case FLY_OPT_STATS:
@@ -191,6 +192,7 @@ static void opt_apply(fly_opt_t id, uint64_t v)
             __atomic_store_n(&h->hp_tcache_budget, v, __ATOMIC_RELAXED);
             break;
         case FLY_OPT_POLICY:
+        case FLY_OPT_OBJECTIVE:
         case FLY_OPT_PROFILE:
         case FLY_OPT_PROFILE_DIR:
         case FLY_OPT_STATS:

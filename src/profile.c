@@ -170,13 +170,18 @@ uint32_t fly_profile_flags(const fly_profile_t *p)
     return f;
 }
 
-/* Only what measurement supports (docs/policies.md has the figures):
- * threads that allocate hard run faster under bulk; no other flag has
- * shown a gain that pays for its cost in memory, so it stays default. */
-fly_policy_id_t fly_profile_policy(const fly_profile_t *p)
+/* Only what measurement supports (docs/policies.md has the figures).
+ * For time, threads that allocate hard run faster under bulk, at a cost
+ * in memory.  For memory, compact holds less wherever allocation is not
+ * the program's main work (where it is, compact's small magazines cost
+ * several times the time).  Balanced, no policy has yet gained in one
+ * without losing more in the other, so it stays default. */
+fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective)
 {
     uint32_t f = fly_profile_flags(p);
-    if ((f & FLY_PF_THREADED) && (f & FLY_PF_ALLOC_HEAVY))
+    if (objective == FLY_OBJECTIVE_TIME && (f & FLY_PF_THREADED) && (f & FLY_PF_ALLOC_HEAVY))
         return FLY_POLICY_bulk;
+    if (objective == FLY_OBJECTIVE_MEMORY && !(f & FLY_PF_ALLOC_HEAVY))
+        return FLY_POLICY_compact;
     return FLY_POLICY_default;
 }

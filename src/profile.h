@@ -65,7 +65,12 @@ bool fly_profile_write(const char *path, fly_profile_t *p);
 /* Folds one run's figures into a stored profile (or makes run the first). */
 void fly_profile_fold(fly_profile_t *stored, const fly_profile_t *run, bool have_stored);
 uint32_t fly_profile_flags(const fly_profile_t *p);
-/* The dispatch rule: the policy a profile's flags choose. */
-fly_policy_id_t fly_profile_policy(const fly_profile_t *p);
+/* What the dispatch rule optimizes (FLYMALLOC_OBJECTIVE), numbered as the
+ * option's words. */
+#define FLY_OBJECTIVE_BALANCED 0
+#define FLY_OBJECTIVE_TIME 1
+#define FLY_OBJECTIVE_MEMORY 2
+/* The dispatch rule: the policy a profile's flags choose for objective. */
+fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective);
 
 #endif

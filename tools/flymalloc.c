@@ -285,7 +285,15 @@ static int cmd_policy(int argc, char **argv)
     } else if (has_seed) {
         printf("%s: default (seed \"%s\" in the program is not a policy)\n", path, seed);
     } else if (found) {
-        printf("%s: %s (profile: %s)\n", path, policies[fly_profile_policy(&prof)].name, found);
+        const char *obj = getenv("FLYMALLOC_OBJECTIVE");
+        unsigned objective = obj && strcmp(obj, "time") == 0     ? FLY_OBJECTIVE_TIME
+                             : obj && strcmp(obj, "memory") == 0 ? FLY_OBJECTIVE_MEMORY
+                                                                 : FLY_OBJECTIVE_BALANCED;
+        printf("%s: %s (profile: %s; objective %s)\n", path,
+               policies[fly_profile_policy(&prof, objective)].name, found,
+               objective == FLY_OBJECTIVE_TIME     ? "time"
+               : objective == FLY_OBJECTIVE_MEMORY ? "memory"
+                                                   : "balanced");
     } else {
         printf("%s: default (default: no FLYMALLOC_POLICY, no seed in the program, no profile%s)\n",
                path, has_key ? "" : ": it has no build-id");

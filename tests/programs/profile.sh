@@ -5,9 +5,11 @@
 # Proves, with FLYMALLOC_PROFILE_DIR set to a fresh directory:
 #   - a run under `flymalloc profile` (FLYMALLOC_PROFILE=1) writes one
 #     profile, named by the program's build-id, and runs default itself;
-#   - the next run of a program with two threads allocating hard runs bulk
-#     from "profile", and `flymalloc policy` says so with the flags; a
-#     single-threaded light program's profile keeps it on default;
+#   - the next run of a program with two threads allocating hard stays on
+#     default from "profile" (objective balanced), runs bulk with
+#     FLYMALLOC_OBJECTIVE=time, and `flymalloc policy` says so with the
+#     flags; a single-threaded light program stays on default, and runs
+#     compact with FLYMALLOC_OBJECTIVE=memory;
 #   - FLYMALLOC_POLICY still wins over a stored profile;
 #   - a corrupt, a truncated and another program's profile each give one
 #     warning and the default policy, and are not believed;
@@ -66,8 +68,10 @@ files=("$FLYMALLOC_PROFILE_DIR"/*.prof)
 [ ${#files[@]} -eq 1 ] && [ -f "${files[0]}" ] || fail "expected one profile, got: ${files[*]}"
 prof=${files[0]}
 [ "$(stat -c %s "$prof")" -le 4096 ] || fail "the profile is larger than 4 KiB"
-[ "$(policy_of "$FLY_TMP/busy")" = "bulk (profile)" ] || fail "dispatched run: $(cat "$FLY_TMP/err")"
+[ "$(policy_of "$FLY_TMP/busy")" = "default (profile)" ] || fail "balanced run: $(cat "$FLY_TMP/err")"
 [ "$(warnings)" -eq 0 ] || fail "warnings: $(cat "$FLY_TMP/err")"
+export FLYMALLOC_OBJECTIVE=time
+[ "$(policy_of "$FLY_TMP/busy")" = "bulk (profile)" ] || fail "dispatched run: $(cat "$FLY_TMP/err")"
 p=$("$FLY_LAUNCHER" policy "$FLY_TMP/busy") || fail "flymalloc policy failed"
 grep -q ': bulk (profile: ' <<<"$p" && grep -q 'flags:.* threaded alloc-heavy' <<<"$p" ||
     fail "flymalloc policy: $p"
@@ -78,7 +82,9 @@ echo "ok: profiled, stored, dispatched to bulk"
 
 "$FLY_LAUNCHER" profile -- "$FLY_TMP/light" >/dev/null 2>&1 || fail "profiling light failed"
 [ "$(policy_of "$FLY_TMP/light")" = "default (profile)" ] || fail "light program: $(cat "$FLY_TMP/err")"
-echo "ok: a light single-threaded program stays on default"
+[ "$(FLYMALLOC_OBJECTIVE=memory policy_of "$FLY_TMP/light")" = "compact (profile)" ] ||
+    fail "light program, objective memory: $(cat "$FLY_TMP/err")"
+echo "ok: a light single-threaded program stays on default, and gets compact for memory"
 
 cp "$prof" "$FLY_TMP/good.prof"
 printf '\x01' | dd of="$prof" bs=1 seek=100 conv=notrunc 2>/dev/null
