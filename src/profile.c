@@ -141,6 +141,13 @@ void fly_profile_fold(fly_profile_t *stored, const fly_profile_t *run, bool have
         stored->pf_runs = 1;
         return;
     }
+    if (stored->pf_runs == 0) {              /* only a pinned policy so far */
+        uint32_t pinned = stored->pf_pinned;
+        *stored = *run;
+        stored->pf_runs = 1;
+        stored->pf_pinned = pinned;
+        return;
+    }
     stored->pf_runs++;
     stored->pf_run_ms = blend(stored->pf_run_ms, run->pf_run_ms);
     stored->pf_threads = blend(stored->pf_threads * 4, run->pf_threads * 4) / 4;
@@ -178,6 +185,8 @@ uint32_t fly_profile_flags(const fly_profile_t *p)
  * without losing more in the other, so it stays default. */
 fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective)
 {
+    if (p->pf_pinned > 0 && p->pf_pinned <= FLY_POLICY_COUNT)
+        return (fly_policy_id_t)(p->pf_pinned - 1);
     uint32_t f = fly_profile_flags(p);
     if (objective == FLY_OBJECTIVE_TIME && (f & FLY_PF_THREADED) && (f & FLY_PF_ALLOC_HEAVY))
         return FLY_POLICY_bulk;

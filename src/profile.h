@@ -9,7 +9,8 @@
  * small file per program, named by the program's build-id, in the user's
  * profile directory; a read-only system directory can ship profiles.  At
  * start-up a program with no FLYMALLOC_POLICY and no seed runs under the
- * policy its profile's flags choose (fly_profile_policy).
+ * policy its profile's flags choose, or the one `flymalloc tune` measured
+ * best and pinned in it (fly_profile_policy).
  */
 #ifndef FLY_PROFILE_H
 #define FLY_PROFILE_H
@@ -27,6 +28,8 @@
 typedef struct fly_profile {
     uint32_t pf_magic, pf_version, pf_size;
     uint32_t pf_runs;                        /* runs folded in */
+    uint32_t pf_pinned;                      /* 1 + the policy flymalloc tune or seed
+                                              * chose for the program; 0: none */
     uint32_t pf_key_len;
     uint8_t pf_key[FLY_PROFILE_KEY_MAX];     /* the program's build-id */
     /* Per run, moving averages: */
@@ -70,7 +73,8 @@ uint32_t fly_profile_flags(const fly_profile_t *p);
 #define FLY_OBJECTIVE_BALANCED 0
 #define FLY_OBJECTIVE_TIME 1
 #define FLY_OBJECTIVE_MEMORY 2
-/* The dispatch rule: the policy a profile's flags choose for objective. */
+/* The dispatch rule: the policy pinned in the profile (flymalloc tune,
+ * flymalloc seed), else the one its flags choose for objective. */
 fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective);
 
 #endif

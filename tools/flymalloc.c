@@ -28,9 +28,13 @@
  *   flymalloc profile -- CMD ARGS...
  *       runs CMD on flymalloc with FLYMALLOC_PROFILE=1, so that its
  *       allocation profile is folded into its stored profile at exit.
+ *   flymalloc tune [--objective O] [--repeat N] -- CMD ARGS...
+ *       runs CMD under every policy and pins the best in its profile.
+ *   flymalloc seed PROGRAM POLICY, flymalloc forget PROGRAM
+ *       pin a policy in PROGRAM's profile, or remove the profile.
+ * The policy commands are in policy_cmd.c.
  */
 #define _GNU_SOURCE
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -41,7 +45,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "tools.h"
-#include "profile.h"
 
 static void usage(FILE *f)
 {
@@ -54,7 +57,10 @@ static void usage(FILE *f)
                "[--repeat N] [--so NAME=PATH]\n"
                "       flymalloc policies [--names]\n"
                "       flymalloc policy PROGRAM\n"
-               "       flymalloc profile -- CMD [ARGS...]\n");
+               "       flymalloc profile -- CMD [ARGS...]\n"
+               "       flymalloc tune [--objective time|memory|balanced] [--repeat N] -- CMD [ARGS...]\n"
+               "       flymalloc seed PROGRAM POLICY\n"
+               "       flymalloc forget PROGRAM\n");
 }
 
 /* The settings' table, the library's own (one row per FLYMALLOC_* variable). */
@@ -93,8 +99,6 @@ static void print_number(FILE *f, const struct opt *o, unsigned long long v)
         fputc("kmg"[k - 1], f);
 }
 
-static void policy_names(FILE *f);
-
 /* `flymalloc run --help`: every setting's name, default, meaning and values. */
 static void settings_help(FILE *f)
 {
@@ -109,7 +113,7 @@ static void settings_help(FILE *f)
         } else if (o->type == OPT_POLICY) {
             fputs(opt_want[o->type], f);
             fputs(":", f);
-            policy_names(f);
+            fly_policy_names(f);
         } else {
             fputs(opt_want[o->type], f);
         }
@@ -127,206 +131,6 @@ static void settings_help(FILE *f)
         }
         fputc('\n', f);
     }
-}
-
-/* The catalogue of policies, the library's own. */
-static const struct policy {
-    const char *name, *sizes, *suits, *help;
-} policies[] = {
-#define FLY_POLICY(name, sizes, suits, help) { #name, sizes, suits, help },
-#include "../src/policies.def"
-#undef FLY_POLICY
-};
-#define NPOLICIES (sizeof(policies) / sizeof(policies[0]))
-
-static const struct policy *policy_named(const char *name, size_t len)
-{
-    for (size_t i = 0; i < NPOLICIES; i++)
-        if (strlen(policies[i].name) == len && strncmp(policies[i].name, name, len) == 0)
-            return &policies[i];
-    return NULL;
-}
-
-static void policy_names(FILE *f)
-{
-    for (size_t i = 0; i < NPOLICIES; i++)
-        fprintf(f, " %s", policies[i].name);
-}
-
-static int cmd_policies(int argc, char **argv)
-{
-    bool names = argc == 1 && strcmp(argv[0], "--names") == 0;
-    if (argc > 0 && !names) {
-        fprintf(stderr, "usage: flymalloc policies [--names]\n");
-        return 2;
-    }
-    for (size_t i = 0; i < NPOLICIES; i++) {
-        const struct policy *p = &policies[i];
-        if (names)
-            printf("%s\n", p->name);
-        else
-            printf("%-8s %s\n         sizes: %s; suits: %s\n", p->name, p->help, p->sizes, p->suits);
-    }
-    if (!names)
-        printf("\nFLYMALLOC_POLICY=NAME chooses one for a run; FLYMALLOC_POLICY_SEED(\"NAME\") in a\n"
-               "program (flymalloc.h) makes it that program's own; `flymalloc policy PROGRAM` says\n"
-               "which one a program gets.\n");
-    return 0;
-}
-
-/* The descriptor of the first ELF note of owner and type in the program
- * file at path, copied into out (*len bytes); false if it has none.  Reads
- * the file's program headers, as the library reads its own process's. */
-static bool file_note(const char *path, const char *owner, unsigned type, unsigned char *out,
-                      size_t outlen, size_t *len)
-{
-    bool found = false;
-    size_t owner_len = strlen(owner) + 1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    Elf64_Ehdr eh;
-    if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
-        close(fd);
-        return false;
-    }
-    for (unsigned i = 0; i < eh.e_phnum && !found; i++) {
-        Elf64_Phdr ph;
-        if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
-            break;
-        if (ph.p_type != PT_NOTE || ph.p_filesz > (1u << 20))
-            continue;
-        char *buf = malloc(ph.p_filesz);
-        if (buf == NULL || pread(fd, buf, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz) {
-            free(buf);
-            break;
-        }
-        for (size_t off = 0; off + sizeof(Elf64_Nhdr) <= ph.p_filesz;) {
-            Elf64_Nhdr *nh = (Elf64_Nhdr *)(void *)(buf + off);
-            size_t name = off + sizeof(*nh), desc = name + ((nh->n_namesz + 3) & ~3u);
-            size_t next = desc + ((nh->n_descsz + 3) & ~3u);
-            if (next > ph.p_filesz)
-                break;
-            if (nh->n_type == type && nh->n_namesz == owner_len &&
-                memcmp(buf + name, owner, owner_len) == 0 && nh->n_descsz <= outlen) {
-                memcpy(out, buf + desc, nh->n_descsz);
-                *len = nh->n_descsz;
-                found = true;
-                break;
-            }
-            off = next;
-        }
-        free(buf);
-    }
-    close(fd);
-    return found;
-}
-
-/* The user's profile directory, as the library finds it (config.c). */
-static void profile_dir(char *out, size_t len)
-{
-    const char *dir = getenv("FLYMALLOC_PROFILE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
-    if (dir && *dir)
-        snprintf(out, len, "%s", dir);
-    else if (xdg && xdg[0] == '/')
-        snprintf(out, len, "%s/flymalloc", xdg);
-    else if (getenv("HOME") && *getenv("HOME"))
-        snprintf(out, len, "%s/.cache/flymalloc", getenv("HOME"));
-    else
-        out[0] = '\0';
-}
-
-static int cmd_policy(int argc, char **argv)
-{
-    if (argc != 1) {
-        fprintf(stderr, "usage: flymalloc policy PROGRAM\n");
-        return 2;
-    }
-    char path[PATH_MAX], seed[128];
-    snprintf(path, sizeof(path), "%s", argv[0]);
-    const char *dirs = getenv("PATH");
-    /* A bare name is looked up in PATH, as a shell would run it. */
-    while (strchr(argv[0], '/') == NULL && dirs && *dirs) {
-        size_t n = strcspn(dirs, ":");
-        snprintf(path, sizeof(path), "%.*s/%s", (int)n, dirs, argv[0]);
-        if (access(path, X_OK) == 0)
-            break;
-        snprintf(path, sizeof(path), "%s", argv[0]);
-        dirs += n + (dirs[n] == ':');
-    }
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "flymalloc: policy: cannot read %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    const char *env = getenv("FLYMALLOC_POLICY");
-    size_t seed_len = 0, key_len = 0;
-    unsigned char key[FLY_PROFILE_KEY_MAX];
-    bool has_seed = file_note(path, "flymalloc", 1, (unsigned char *)seed, sizeof(seed) - 1, &seed_len);
-    seed[has_seed ? strnlen(seed, seed_len) : 0] = '\0';
-    bool has_key = file_note(path, "GNU", NT_GNU_BUILD_ID, key, sizeof(key), &key_len);
-    char dir[PATH_MAX], user[PATH_MAX + 128], sys[PATH_MAX];
-    profile_dir(dir, sizeof(dir));
-    fly_profile_t prof;
-    const char *found = NULL;
-    if (has_key && fly_profile_path(user, sizeof(user), dir, key, key_len) &&
-        fly_profile_read(user, key, key_len, &prof))
-        found = user;
-    else if (has_key && fly_profile_path(sys, sizeof(sys), FLY_PROFILE_SYSTEM_DIR, key, key_len) &&
-             fly_profile_read(sys, key, key_len, &prof))
-        found = sys;
-    if (env) {
-        if (policy_named(env, strlen(env)))
-            printf("%s: %s (env: FLYMALLOC_POLICY is set here)\n", path, env);
-        else
-            printf("%s: default (env: FLYMALLOC_POLICY=%s is not a policy, so the default)\n", path, env);
-    } else if (has_seed && policy_named(seed, strlen(seed))) {
-        printf("%s: %s (seed: linked into the program)\n", path, seed);
-    } else if (has_seed) {
-        printf("%s: default (seed \"%s\" in the program is not a policy)\n", path, seed);
-    } else if (found) {
-        const char *obj = getenv("FLYMALLOC_OBJECTIVE");
-        unsigned objective = obj && strcmp(obj, "time") == 0     ? FLY_OBJECTIVE_TIME
-                             : obj && strcmp(obj, "memory") == 0 ? FLY_OBJECTIVE_MEMORY
-                                                                 : FLY_OBJECTIVE_BALANCED;
-        printf("%s: %s (profile: %s; objective %s)\n", path,
-               policies[fly_profile_policy(&prof, objective)].name, found,
-               objective == FLY_OBJECTIVE_TIME     ? "time"
-               : objective == FLY_OBJECTIVE_MEMORY ? "memory"
-                                                   : "balanced");
-    } else {
-        printf("%s: default (default: no FLYMALLOC_POLICY, no seed in the program, no profile%s)\n",
-               path, has_key ? "" : ": it has no build-id");
-    }
-    if (found) {
-        uint32_t f = fly_profile_flags(&prof);
-        printf("profile: %u run(s); per run %llu ms, %llu thread(s), %llu allocations, %llu frees, "
-               "peak %llu bytes, %llu memory system calls\nflags:%s%s%s%s%s%s\n",
-               prof.pf_runs, (unsigned long long)prof.pf_run_ms, (unsigned long long)prof.pf_threads,
-               (unsigned long long)prof.pf_allocs, (unsigned long long)prof.pf_frees,
-               (unsigned long long)prof.pf_peak_bytes, (unsigned long long)prof.pf_syscalls,
-               f & FLY_PF_SHORT_RUN ? " short-run" : "", f & FLY_PF_THREADED ? " threaded" : "",
-               f & FLY_PF_ALLOC_HEAVY ? " alloc-heavy" : "", f & FLY_PF_FEW_FREES ? " few-frees" : "",
-               f & FLY_PF_LARGE_HEAP ? " large-heap" : "", f ? "" : " (none)");
-    }
-    return 0;
-}
-
-/* flymalloc profile -- CMD: a run of CMD on flymalloc that folds its
- * allocation profile into CMD's stored profile at exit. */
-static int cmd_profile(int argc, char **argv)
-{
-    int i = argc > 0 && strcmp(argv[0], "--") == 0 ? 1 : 0;
-    if (i >= argc) {
-        fprintf(stderr, "usage: flymalloc profile -- CMD [ARGS...]\n");
-        return 2;
-    }
-    if (fly_preload_self() != 0)
-        return 2;
-    setenv("FLYMALLOC_PROFILE", "1", 1);
-    execvp(argv[i], argv + i);
-    fprintf(stderr, "flymalloc: cannot run %s: %s\n", argv[i], strerror(errno));
-    return 127;
 }
 
 /* Directory holding this executable. */
@@ -454,11 +258,17 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "policies") == 0)
-        return cmd_policies(argc - 2, argv + 2);
+        return fly_cmd_policies(argc - 2, argv + 2);
     if (strcmp(argv[1], "policy") == 0)
-        return cmd_policy(argc - 2, argv + 2);
+        return fly_cmd_policy(argc - 2, argv + 2);
     if (strcmp(argv[1], "profile") == 0)
-        return cmd_profile(argc - 2, argv + 2);
+        return fly_cmd_profile(argc - 2, argv + 2);
+    if (strcmp(argv[1], "tune") == 0)
+        return fly_cmd_tune(argc - 2, argv + 2);
+    if (strcmp(argv[1], "seed") == 0)
+        return fly_cmd_seed(argc - 2, argv + 2);
+    if (strcmp(argv[1], "forget") == 0)
+        return fly_cmd_forget(argc - 2, argv + 2);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;

@@ -6,12 +6,24 @@
 #ifndef FLY_TOOLS_H
 #define FLY_TOOLS_H
 
+#include <stdio.h>
+
 /* tools/trace_cmd.c: flymalloc trace -o FILE -- CMD ARGS... */
 int fly_cmd_trace(int argc, char **argv);
 /* tools/replay.c: flymalloc replay FILE [--allocator A] [--compare A,B,...] */
 int fly_cmd_replay(int argc, char **argv);
 /* tools/analyze.c: flymalloc analyze FILE [-o OUT.json]: the trace's figures as JSON */
 int fly_cmd_analyze(int argc, char **argv);
+
+/* tools/policy_cmd.c: the policy commands (see its head comment). */
+int fly_cmd_policies(int argc, char **argv);
+int fly_cmd_policy(int argc, char **argv);
+int fly_cmd_profile(int argc, char **argv);
+int fly_cmd_tune(int argc, char **argv);
+int fly_cmd_seed(int argc, char **argv);
+int fly_cmd_forget(int argc, char **argv);
+/* The policies' names, each after a space. */
+void fly_policy_names(FILE *f);
 
 /* Directory holding the flymalloc executable (to find the library and scripts). */
 void fly_self_dir(char *out, unsigned long len);
