@@ -287,9 +287,9 @@ static bool profile_policy(char **env, const fly_program_t *pg, fly_settings_t *
     char sys[256];
     fly_profile_t p;
     if ((se->se_profile_path[0] &&
-         fly_profile_read(se->se_profile_path, pg->pg_key, pg->pg_key_len, &p)) ||
+         fly_profile_read(se->se_profile_path, pg->pg_key, pg->pg_key_len, &p, true)) ||
         (fly_profile_path(sys, sizeof(sys), FLY_PROFILE_SYSTEM_DIR, pg->pg_key, pg->pg_key_len) &&
-         fly_profile_read(sys, pg->pg_key, pg->pg_key_len, &p))) {
+         fly_profile_read(sys, pg->pg_key, pg->pg_key_len, &p, true))) {
         uint64_t objective = FLY_OBJECTIVE_BALANCED;
         const char *v = env_value(env, "FLYMALLOC_OBJECTIVE");
         if (v && !parse_value(FLY_OPT_OBJECTIVE, v, &objective))

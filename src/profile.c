@@ -59,7 +59,8 @@ static void warn_file(const char *path, const char *why)
     fly_warn(msg);
 }
 
-bool fly_profile_read(const char *path, const uint8_t *key, size_t keylen, fly_profile_t *out)
+bool fly_profile_read(const char *path, const uint8_t *key, size_t keylen, fly_profile_t *out,
+                      bool warn)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -70,16 +71,19 @@ bool fly_profile_read(const char *path, const uint8_t *key, size_t keylen, fly_p
     close(fd);
     if (n != (ssize_t)sizeof(*out) || longer || out->pf_magic != FLY_PROFILE_MAGIC ||
         out->pf_size != sizeof(*out)) {
-        warn_file(path, " is not a flymalloc profile of this version (truncated or foreign); "
-                        "ignored");
+        if (warn)
+            warn_file(path, " is not a flymalloc profile of this version (truncated or foreign); "
+                            "ignored");
         return false;
     }
     if (out->pf_version != FLY_PROFILE_VERSION || out->pf_checksum != checksum(out)) {
-        warn_file(path, " is corrupt (version or checksum); ignored");
+        if (warn)
+            warn_file(path, " is corrupt (version or checksum); ignored");
         return false;
     }
     if (out->pf_key_len != keylen || memcmp(out->pf_key, key, keylen) != 0) {
-        warn_file(path, " belongs to another build of the program; ignored");
+        if (warn)
+            warn_file(path, " belongs to another build of the program; ignored");
         return false;
     }
     return true;

@@ -58,9 +58,10 @@ typedef struct fly_profile {
  * if it does not fit. */
 bool fly_profile_path(char *out, size_t len, const char *dir, const uint8_t *key, size_t keylen);
 /* Reads and checks the profile at path for key; false if there is none,
- * or (with one warning naming the file) if it is corrupt, truncated,
- * foreign or another program's. */
-bool fly_profile_read(const char *path, const uint8_t *key, size_t keylen, fly_profile_t *out);
+ * or (with one warning naming the file, if warn) if it is corrupt,
+ * truncated, foreign or another program's. */
+bool fly_profile_read(const char *path, const uint8_t *key, size_t keylen, fly_profile_t *out,
+                      bool warn);
 /* Writes p (its checksum set here) to path through a temporary file and a
  * rename, so two processes writing at once never leave a torn file;
  * creates path's directory and its parent if missing.  False on failure. */

@@ -44,7 +44,8 @@ static void save_profile_os(void)
                       st.st_mremap_calls;
     for (unsigned c = 0; c < st.st_nclasses && c < FLY_MAX_CLASSES; c++)
         run.pf_class_allocs[c + 1] = st.st_class[c].cs_nmalloc;
-    bool have = fly_profile_read(path, key, keylen, &stored);
+    /* A bad stored profile was reported at start-up; this run replaces it. */
+    bool have = fly_profile_read(path, key, keylen, &stored, false);
     fly_profile_fold(&stored, &run, have);
     if (!fly_profile_write(path, &stored))
         fly_warn("FLYMALLOC_PROFILE=1: cannot write the profile; not saved");

@@ -182,10 +182,10 @@ int fly_cmd_policy(int argc, char **argv)
     fly_profile_t prof;
     const char *found = NULL;
     if (has_key && fly_profile_path(user, sizeof(user), dir, key, key_len) &&
-        fly_profile_read(user, key, key_len, &prof))
+        fly_profile_read(user, key, key_len, &prof, true))
         found = user;
     else if (has_key && fly_profile_path(sys, sizeof(sys), FLY_PROFILE_SYSTEM_DIR, key, key_len) &&
-             fly_profile_read(sys, key, key_len, &prof))
+             fly_profile_read(sys, key, key_len, &prof, true))
         found = sys;
     if (env) {
         if (policy_named(env, strlen(env)))
@@ -274,7 +274,7 @@ static bool pin(const char *path, size_t id, const char *cmd)
     if (!store_path(path, store, sizeof(store), key, &key_len, cmd))
         return false;
     fly_profile_t p;
-    if (!fly_profile_read(store, key, key_len, &p)) {
+    if (!fly_profile_read(store, key, key_len, &p, false)) {
         memset(&p, 0, sizeof(p));
         p.pf_key_len = (uint32_t)key_len;
         memcpy(p.pf_key, key, key_len);

@@ -12,7 +12,8 @@
 #     compact with FLYMALLOC_OBJECTIVE=memory;
 #   - FLYMALLOC_POLICY still wins over a stored profile;
 #   - a corrupt, a truncated and another program's profile each give one
-#     warning and the default policy, and are not believed;
+#     warning and the default policy, and are not believed; a profiling run
+#     over a corrupt one warns once and replaces it;
 #   - eight processes profiling at once leave a valid profile and no
 #     temporary file;
 #   - a program without a build-id is not profiled (one warning), and runs.
@@ -90,6 +91,9 @@ cp "$prof" "$FLY_TMP/good.prof"
 printf '\x01' | dd of="$prof" bs=1 seek=100 conv=notrunc 2>/dev/null
 [ "$(policy_of "$FLY_TMP/busy")" = "default (default)" ] || fail "a corrupt profile was used"
 grep -q 'is corrupt' "$FLY_TMP/err" && [ "$(warnings)" -eq 1 ] || fail "corrupt: $(cat "$FLY_TMP/err")"
+env FLYMALLOC_PROFILE=1 LD_PRELOAD="$FLY_SO" "$FLY_TMP/busy" >/dev/null 2>"$FLY_TMP/err" || fail "busy failed"
+[ "$(warnings)" -eq 1 ] || fail "a profiling run over a corrupt profile: $(cat "$FLY_TMP/err")"
+[ "$(policy_of "$FLY_TMP/busy")" = "bulk (profile)" ] || fail "the corrupt profile was not replaced"
 head -c 200 "$FLY_TMP/good.prof" >"$prof"
 [ "$(policy_of "$FLY_TMP/busy")" = "default (default)" ] || fail "a truncated profile was used"
 grep -q 'is not a flymalloc profile' "$FLY_TMP/err" && [ "$(warnings)" -eq 1 ] ||
