@@ -105,6 +105,7 @@ void fly_slab_release(fly_zone_t *empty)
         const fly_class_t *cl = &fly_classes[empty->z_class];
         size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
         memset(&fly_region_of(base)->r_pageclass[fly_page_index(base)], FLY_PC_NONE, pages);
+        empty->z_class = 0;          /* fly_slab_valid: no object of a released zone is valid */
         fly_vmem_free(empty->z_slab->sl_vmem, base, pages);
         empty = next;
     }

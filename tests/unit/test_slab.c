@@ -146,6 +146,7 @@ static void carving(unsigned c)
     pc = zone_pageclass(base, c, &uniform);
     CHECK(uniform && pc == FLY_PC_NONE, "class %u: released zone's page class %u", c, pc);
     CHECK(sc->sc_partial == NULL, "class %u: released zone left on the partial list", c);
+    CHECK(!fly_slab_valid(objs[0], c), "class %u: an object of a released zone is still valid", c);
 }
 
 static void partial_list(unsigned c)
