@@ -29,6 +29,18 @@ static void mark(void *p, uint8_t pc)
     __atomic_store_n(&fly_region_of(p)->r_pageclass[fly_page_index(p)], pc, __ATOMIC_RELAXED);
 }
 
+/* Pages [from, to) of the block at p are its interior: a page-class byte
+ * left there by an earlier block (FLY_PC_FREED_LARGE on its first page)
+ * would make free() of an interior pointer report a double free instead
+ * of an invalid pointer. */
+static void clear_interior(void *p, size_t from, size_t to)
+{
+    uint8_t *pc = &fly_region_of(p)->r_pageclass[fly_page_index(p)];
+    for (size_t i = from; i < to; i++)
+        if (__atomic_load_n(&pc[i], __ATOMIC_RELAXED) != FLY_PC_NONE)
+            __atomic_store_n(&pc[i], FLY_PC_NONE, __ATOMIC_RELAXED);
+}
+
 void fly_lcache_init(fly_lcache_t *lc, fly_vmem_t *home, uint64_t limit)
 {
     memset(lc, 0, sizeof(*lc));
@@ -77,6 +89,7 @@ void *fly_large_alloc_os(fly_vmem_t *vm, fly_lcache_t *lc, size_t size, size_t a
             errno = ENOMEM;
             return NULL;
         }
+        clear_interior(p, 1, npages);
     }
     mark(p, FLY_PC_LARGE);
     __atomic_fetch_add(&large_count.bc_nalloc, 1, __ATOMIC_RELAXED);
@@ -119,6 +132,8 @@ bool fly_large_resize_inplace(void *p, size_t newsize)
         fly_vmem_shrink(fly_vmem_of(p), p, npages, newpages);
     else if (!fly_vmem_grow(fly_vmem_of(p), p, npages, newpages))
         return false;
+    else
+        clear_interior(p, npages, newpages);
     int64_t delta = ((int64_t)newpages - (int64_t)npages) * (int64_t)FLY_PAGE;
     __atomic_fetch_add(&large_count.bc_live_bytes, (uint64_t)delta, __ATOMIC_RELAXED);
     fly_usage_note(delta);

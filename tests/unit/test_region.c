@@ -16,6 +16,9 @@
  *                    first page is FLY_PC_FREED_LARGE, whether the block
  *                    went to the thread's large cache or to the arena, and
  *                    taken again it is LARGE;
+ *   stale_marks      a large block laid over the first page of a freed one
+ *                    (FLY_PC_FREED_LARGE) clears it: an interior pointer
+ *                    there must read as no block, not as a freed one;
  *   zone_release     once all of a zone's objects are freed and flushed
  *                    from the caches, the zone is released and its pages'
  *                    class is FLY_PC_NONE;
@@ -134,6 +137,23 @@ static void large_blocks(void)
     }
 }
 
+static void stale_marks(void)
+{
+    size_t half = 2u << 20;          /* above the large cache: freed to the arena */
+    char *x = fly_malloc(half), *a = fly_malloc(half);
+    CHECK(x && a, "malloc");
+    fly_free(x);
+    fly_free(a);
+    CHECK(pc_of(a) == FLY_PC_FREED_LARGE, "freed block's first page: class %u", pc_of(a));
+    char *b = fly_malloc(2 * half);
+    CHECK(b != NULL, "malloc");
+    if (b <= a && a < b + 2 * half)
+        CHECK(pc_of(a) == FLY_PC_NONE, "a page inside a live block keeps class %u", pc_of(a));
+    else
+        t_log("stale_marks: the new block did not cover the old one; nothing to check\n");
+    fly_free(b);
+}
+
 static void zone_release(void)
 {
     /* A class this test used for one object at most: a zone's worth and
@@ -181,6 +201,7 @@ int main(void)
     kinds();
     small_zones();
     large_blocks();
+    stale_marks();
     zone_release();
     huge_blocks();
     return 0;
