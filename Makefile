@@ -15,7 +15,21 @@ TOBJS    = $(SRCS:src/%.c=$(B)/tsan/%.o)
 UOBJS    = $(SRCS:src/%.c=$(B)/ubsan/%.o)
 HDRS     = $(wildcard src/*.h) src/options.def src/policies.def include/flymalloc.h
 
-.PHONY: all test bench bench-deps clean
+# The library's version; its SONAME is libflymalloc.so.$(SOMAJOR).
+VERSION  = 1.0.0
+SOMAJOR  = 1
+
+# Installation (make install, make uninstall): the usual variables.
+PREFIX     ?= /usr/local
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBDIR     ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+BINDIR     ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+DOCDIR     ?= $(DATADIR)/doc/flymalloc
+DESTDIR    ?=
+
+.PHONY: all test bench bench-deps clean install uninstall
 all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
      $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/flymalloc
 
@@ -34,7 +48,8 @@ $(B)/ubsan/%.o: src/%.c $(HDRS)
 	    -fno-sanitize-recover=undefined -c $< -o $@
 
 $(B)/libflymalloc.so: $(OBJS)
-	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc.so -o $@ $^ -lpthread
+	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc.so.$(SOMAJOR) -o $@ $^ -lpthread
+	ln -sf libflymalloc.so $(B)/libflymalloc.so.$(SOMAJOR)
 $(B)/libflymalloc.a: $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(B)/libflymalloc-prefixed.a: $(POBJS)
@@ -48,8 +63,47 @@ $(B)/libflymalloc-ubsan.a: $(UOBJS)
 TOOL_SRCS = $(wildcard tools/*.c)
 # The library's profile reader and dispatch rule, shared with the launcher.
 TOOL_LIBSRCS = src/profile.c src/catalog.c src/panic.c
+TOOL_FLAGS = $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -Isrc -DFLY_VERSION='"$(VERSION)"'
 $(B)/flymalloc: $(TOOL_SRCS) $(TOOL_LIBSRCS) $(HDRS) $(wildcard tools/*.h)
-	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -Isrc -o $@ $(TOOL_SRCS) $(TOOL_LIBSRCS) -lpthread -lm
+	$(CC) $(TOOL_FLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIBSRCS) -lpthread -lm
+# The installed launcher finds the installed library and scripts (the one in
+# build/ finds those beside it, in the checkout).
+$(B)/install/flymalloc: $(TOOL_SRCS) $(TOOL_LIBSRCS) $(HDRS) $(wildcard tools/*.h) FORCE
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_FLAGS) -DFLY_INSTALL_LIB='"$(LIBDIR)/libflymalloc.so.$(SOMAJOR)"' \
+	    -DFLY_INSTALL_DATA='"$(DATADIR)/flymalloc"' -o $@ $(TOOL_SRCS) $(TOOL_LIBSRCS) -lpthread -lm
+FORCE:
+
+# Template values for the pkg-config and CMake files.
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+            -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+            -e 's|@SOMAJOR@|$(SOMAJOR)|g'
+INSTALLED_DOCS = README.md docs/design.md docs/measuring.md docs/policies.md docs/trace-format.md \
+                 docs/benchmarks.md
+
+install: all $(B)/install/flymalloc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/flymalloc \
+	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/flymalloc/tools \
+	    $(DESTDIR)$(DOCDIR)
+	install -m 755 $(B)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION)
+	ln -sf libflymalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(SOMAJOR)
+	ln -sf libflymalloc.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libflymalloc.so
+	install -m 644 $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/flymalloc.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(B)/install/flymalloc $(DESTDIR)$(BINDIR)/flymalloc
+	install -m 644 tools/report.py $(DESTDIR)$(DATADIR)/flymalloc/tools/
+	$(SUBST) pkg/flymalloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/flymalloc.pc
+	$(SUBST) pkg/flymalloc-config.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/flymalloc/flymalloc-config.cmake
+	$(SUBST) pkg/flymalloc-config-version.cmake.in \
+	    > $(DESTDIR)$(LIBDIR)/cmake/flymalloc/flymalloc-config-version.cmake
+	install -m 644 $(INSTALLED_DOCS) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(SOMAJOR) \
+	    $(DESTDIR)$(LIBDIR)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.a \
+	    $(DESTDIR)$(LIBDIR)/libflymalloc-prefixed.a $(DESTDIR)$(INCLUDEDIR)/flymalloc.h \
+	    $(DESTDIR)$(BINDIR)/flymalloc $(DESTDIR)$(LIBDIR)/pkgconfig/flymalloc.pc
+	rm -rf $(DESTDIR)$(LIBDIR)/cmake/flymalloc $(DESTDIR)$(DATADIR)/flymalloc $(DESTDIR)$(DOCDIR)
 
 test: all
 	bash tests/run.sh

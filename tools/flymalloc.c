@@ -60,7 +60,8 @@ static void usage(FILE *f)
                "       flymalloc profile -- CMD [ARGS...]\n"
                "       flymalloc tune [--objective time|memory|balanced] [--repeat N] -- CMD [ARGS...]\n"
                "       flymalloc seed PROGRAM POLICY\n"
-               "       flymalloc forget PROGRAM\n");
+               "       flymalloc forget PROGRAM\n"
+               "       flymalloc --version\n");
 }
 
 /* The settings' table, the library's own (one row per FLYMALLOC_* variable). */
@@ -147,13 +148,43 @@ void fly_self_dir(char *out, unsigned long len)
 }
 
 /* Puts the libflymalloc.so built beside this program first in LD_PRELOAD. */
+int fly_library_path(char *out, unsigned long len)
+{
+    char dir[PATH_MAX];
+    fly_self_dir(dir, sizeof(dir));
+    snprintf(out, len, "%s/libflymalloc.so", dir);
+    if (access(out, R_OK) == 0)
+        return 0;
+#ifdef FLY_INSTALL_LIB
+    snprintf(out, len, "%s", FLY_INSTALL_LIB);
+    if (access(out, R_OK) == 0)
+        return 0;
+#endif
+    return -1;
+}
+
+/* rel (tools/report.py, bench/run.sh) in the checkout this launcher was
+ * built in, else where make install put it; -1 if neither has it. */
+static int script_path(const char *rel, char *out, size_t len)
+{
+    char dir[PATH_MAX];
+    fly_self_dir(dir, sizeof(dir));
+    snprintf(out, len, "%s/../%s", dir, rel);
+    if (access(out, R_OK) == 0)
+        return 0;
+#ifdef FLY_INSTALL_DATA
+    snprintf(out, len, "%s/%s", FLY_INSTALL_DATA, rel);
+    if (access(out, R_OK) == 0)
+        return 0;
+#endif
+    return -1;
+}
+
 int fly_preload_self(void)
 {
-    char dir[PATH_MAX], lib[PATH_MAX + 32];
-    fly_self_dir(dir, sizeof(dir));
-    snprintf(lib, sizeof(lib), "%s/libflymalloc.so", dir);
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "flymalloc: %s not found (run make)\n", lib);
+    char lib[PATH_MAX + 32];
+    if (fly_library_path(lib, sizeof(lib)) != 0) {
+        fprintf(stderr, "flymalloc: %s not found (run make, or make install)\n", lib);
         return -1;
     }
     const char *old = getenv("LD_PRELOAD");
@@ -210,7 +241,10 @@ static int cmd_report(int argc, char **argv)
 {
     char dir[PATH_MAX], script[PATH_MAX + 32], self[PATH_MAX + 32];
     fly_self_dir(dir, sizeof(dir));
-    snprintf(script, sizeof(script), "%s/../tools/report.py", dir);
+    if (script_path("tools/report.py", script, sizeof(script)) != 0) {
+        fprintf(stderr, "flymalloc report: tools/report.py not found\n");
+        return 127;
+    }
     snprintf(self, sizeof(self), "%s/flymalloc", dir);
     char **args = calloc((size_t)argc + 5, sizeof(char *));
     args[0] = "python3";
@@ -226,9 +260,12 @@ static int cmd_report(int argc, char **argv)
 
 static int cmd_bench(int argc, char **argv)
 {
-    char dir[PATH_MAX], script[PATH_MAX + 32];
-    fly_self_dir(dir, sizeof(dir));
-    snprintf(script, sizeof(script), "%s/../bench/run.sh", dir);
+    char script[PATH_MAX + 32];
+    if (script_path("bench/run.sh", script, sizeof(script)) != 0) {
+        fprintf(stderr, "flymalloc bench: the benchmarks build from a checkout of flymalloc's "
+                        "source; run `make bench` there\n");
+        return 127;
+    }
     char **args = calloc((size_t)argc + 3, sizeof(char *));
     args[0] = "bash";
     args[1] = script;
@@ -269,6 +306,12 @@ int main(int argc, char **argv)
         return fly_cmd_seed(argc - 2, argv + 2);
     if (strcmp(argv[1], "forget") == 0)
         return fly_cmd_forget(argc - 2, argv + 2);
+    if (strcmp(argv[1], "--version") == 0) {
+        char lib[PATH_MAX + 32];
+        int found = fly_library_path(lib, sizeof(lib));
+        printf("flymalloc %s (library: %s)\n", FLY_VERSION, found == 0 ? lib : "not found");
+        return 0;
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;

@@ -91,9 +91,7 @@ static int resolve_allocator(const char *spec, allocator *a)
         return 0;
     }
     if (strcmp(spec, "flymalloc") == 0) {
-        char dir[PATH_MAX];
-        fly_self_dir(dir, sizeof(dir));
-        snprintf(path, sizeof(path), "%s/libflymalloc.so", dir);
+        fly_library_path(path, sizeof(path));
         hint = " (run make)";
     } else {
         const char *file = NULL;

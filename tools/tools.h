@@ -28,7 +28,10 @@ void fly_policy_names(FILE *f);
 /* Directory holding the flymalloc executable (to find the library and scripts). */
 void fly_self_dir(char *out, unsigned long len);
 
-/* Puts the libflymalloc.so built beside the launcher first in LD_PRELOAD;
+/* The library the launcher runs programs on: libflymalloc.so beside it (a
+ * checkout's build/), else the installed one; -1 if there is none. */
+int fly_library_path(char *out, unsigned long len);
+/* Puts that library first in LD_PRELOAD;
  * -1 (with a message) if it is missing. */
 int fly_preload_self(void);
 
