@@ -27,11 +27,12 @@ BINDIR     ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(DATADIR)/doc/flymalloc
+MANDIR     ?= $(DATADIR)/man
 DESTDIR    ?=
 
 .PHONY: all test bench bench-deps clean install uninstall
 all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
-     $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/flymalloc
+     $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/flymalloc $(B)/man/flymalloc.7
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -74,6 +75,13 @@ $(B)/install/flymalloc: $(TOOL_SRCS) $(TOOL_LIBSRCS) $(HDRS) $(wildcard tools/*.
 	    -DFLY_INSTALL_DATA='"$(DATADIR)/flymalloc"' -o $@ $(TOOL_SRCS) $(TOOL_LIBSRCS) -lpthread -lm
 FORCE:
 
+# flymalloc(7)'s SETTINGS section comes from the options table.
+$(B)/man/flymalloc.7: man/flymalloc.7.in man/settings.c src/options.def
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -Isrc -o $(B)/man/settings man/settings.c
+	$(B)/man/settings > $(B)/man/settings.roff
+	sed -e '/@SETTINGS@/{r $(B)/man/settings.roff' -e 'd}' man/flymalloc.7.in > $@
+
 # Template values for the pkg-config and CMake files.
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -84,7 +92,10 @@ INSTALLED_DOCS = README.md docs/design.md docs/measuring.md docs/policies.md doc
 install: all $(B)/install/flymalloc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/flymalloc \
 	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/flymalloc/tools \
-	    $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 man/flymalloc.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/flymalloc.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(B)/man/flymalloc.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 755 $(B)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION)
 	ln -sf libflymalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(SOMAJOR)
 	ln -sf libflymalloc.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libflymalloc.so
@@ -103,6 +114,8 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.a \
 	    $(DESTDIR)$(LIBDIR)/libflymalloc-prefixed.a $(DESTDIR)$(INCLUDEDIR)/flymalloc.h \
 	    $(DESTDIR)$(BINDIR)/flymalloc $(DESTDIR)$(LIBDIR)/pkgconfig/flymalloc.pc
+	rm -f $(DESTDIR)$(MANDIR)/man1/flymalloc.1 $(DESTDIR)$(MANDIR)/man3/flymalloc.3 \
+	    $(DESTDIR)$(MANDIR)/man7/flymalloc.7
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/flymalloc $(DESTDIR)$(DATADIR)/flymalloc $(DESTDIR)$(DOCDIR)
 
 test: all

@@ -8,7 +8,8 @@
 # `pkg-config --cflags --libs flymalloc` runs on flymalloc (its mallocs are
 # fly_stats_get's); one built with `pkg-config --static` and libflymalloc.a
 # too; a CMake project with find_package(flymalloc) and
-# flymalloc::flymalloc builds and runs on it; the installed launcher
+# flymalloc::flymalloc builds and runs on it; the three man pages are
+# where man finds them; the installed launcher
 # preloads the installed library (not the checkout's) and reports its
 # version; `make uninstall` leaves no file in the prefix.
 # flytest: timeout=300
@@ -23,6 +24,12 @@ LIBDIR=$(dirname "$(find "$P" -name 'libflymalloc.so.1.0.0' | head -n 1)")
     fail "the shared library and its symlinks are not in $LIBDIR: $(ls "$LIBDIR")"
 readelf -d "$LIBDIR/libflymalloc.so.1.0.0" | grep -q 'SONAME.*\[libflymalloc.so.1\]' || fail "SONAME is not libflymalloc.so.1"
 [ -f "$P/include/flymalloc.h" ] && [ -x "$P/bin/flymalloc" ] || fail "header or launcher missing"
+for s in 1 3 7; do
+    [ -f "$P/share/man/man$s/flymalloc.$s" ] || fail "man page flymalloc($s) not installed"
+done
+if command -v man >/dev/null; then
+    MANPATH=$P/share/man man -w 7 flymalloc >/dev/null 2>&1 || fail "man does not find flymalloc(7)"
+fi
 echo "ok: installed into $P"
 
 cat >"$FLY_TMP/prog.c" <<'C'
