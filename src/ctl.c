@@ -152,17 +152,7 @@ static uint64_t opt_get(fly_opt_t id)
         return fly_heap_decay_ms(h);
     case FLY_OPT_TCACHE_BYTES:
         return __atomic_load_n(&h->hp_tcache_budget, __ATOMIC_RELAXED);
-    /* Read once at start-up (no case default: a new row must be placed). */
-    case FLY_OPT_POLICY:
-    case FLY_OPT_OBJECTIVE:
-    case FLY_OPT_PROFILE:
-    case FLY_OPT_PROFILE_DIR:
-    case FLY_OPT_STATS:
-    case FLY_OPT_STATS_FILE:
-    case FLY_OPT_TRACE:
-    case FLY_OPT_TRACE_PID:
-    case FLY_OPT_TRACE_CLOCK:
-    case FLY_OPT_COUNT:
+    default:        /* read once at start-up: fly_option_by_ctl_name never gives it */
         break;
     }
     return 0;
@@ -191,16 +181,7 @@ static void opt_apply(fly_opt_t id, uint64_t v)
         case FLY_OPT_TCACHE_BYTES:
             __atomic_store_n(&h->hp_tcache_budget, v, __ATOMIC_RELAXED);
             break;
-        case FLY_OPT_POLICY:
-        case FLY_OPT_OBJECTIVE:
-        case FLY_OPT_PROFILE:
-        case FLY_OPT_PROFILE_DIR:
-        case FLY_OPT_STATS:
-        case FLY_OPT_STATS_FILE:
-        case FLY_OPT_TRACE:
-        case FLY_OPT_TRACE_PID:
-        case FLY_OPT_TRACE_CLOCK:
-        case FLY_OPT_COUNT:
+        default:
             break;
         }
     }
