@@ -122,6 +122,7 @@ test: all
 	bash tests/run.sh
 
 bench: all
+	bash bench/deps.sh
 	bash bench/run.sh
 
 bench-deps:
