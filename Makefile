@@ -89,7 +89,10 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 INSTALLED_DOCS = README.md docs/design.md docs/measuring.md docs/policies.md docs/trace-format.md \
                  docs/benchmarks.md
 
-install: all $(B)/install/flymalloc
+# What install needs (not the sanitizer builds, which are only for tests).
+INSTALLABLES = $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
+               $(B)/man/flymalloc.7 $(B)/install/flymalloc
+install: $(INSTALLABLES)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/flymalloc \
 	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/flymalloc/tools \
 	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
