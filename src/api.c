@@ -22,6 +22,7 @@
  * fly_trace_wanted() first and hand the call to their fly_traced_* twin.
  */
 #include "flymalloc.h"
+#include "bump.h"
 #include "huge.h"
 #include "init.h"
 #include "large.h"
@@ -98,6 +99,10 @@ void fly_free_slow_os(void *p, const char *fname)
         fly_huge_free_os(p, fname);
         return;
     }
+    if (kind == FLY_REGION_MAP_BUMP) {
+        fly_bump_free(p, fname);
+        return;
+    }
     if (kind != FLY_REGION_MAP_HEAP)
         fly_panic_ptr(fname, "invalid pointer", p);
     unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
@@ -130,6 +135,8 @@ static size_t usable_size(const void *p, const char *fname)
     unsigned kind = fly_region_kind(p);
     if (kind == FLY_REGION_MAP_HUGE)
         return fly_huge_usable(p, fname);
+    if (kind == FLY_REGION_MAP_BUMP)
+        return fly_bump_usable(p, fname);
     if (kind == FLY_REGION_MAP_HEAP) {
         unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
         if (pc >= 1 && pc <= fly_nclasses && fly_slab_valid(p, pc))
@@ -181,9 +188,15 @@ FLY_EXPORT void *fly_realloc(void *p, size_t size)
         return NULL;
     }
     size_t old = usable_size(p, "realloc");
-    if (fly_region_kind(p) == FLY_REGION_MAP_HUGE) {
+    unsigned kind = fly_region_kind(p);
+    if (kind == FLY_REGION_MAP_HUGE) {
         if (size > FLY_LARGE_MAX)
             return fly_huge_realloc_os(p, size);
+        return realloc_move_os(p, old, size);
+    }
+    if (kind == FLY_REGION_MAP_BUMP) {
+        if (size <= FLY_BUMP_MAX && fly_bump_resize_inplace(p, size))
+            return p;
         return realloc_move_os(p, old, size);
     }
     if (old <= FLY_SMALL_MAX) {
@@ -213,6 +226,11 @@ static void *aligned_alloc_os(size_t align, size_t size)
         return fly_malloc(size);
     if (fly_unlikely(!fly_initialized))
         fly_init();
+    if (size <= FLY_BUMP_MAX && align <= FLY_BUMP_ALIGN_MAX && fly_tcache_on_bump_os()) {
+        void *p = fly_bump_alloc_aligned_os(size, align);
+        if (p || !fly_bump_spilled())
+            return p;
+    }
     if (size <= FLY_SMALL_MAX && align <= FLY_SMALL_MAX) {
         /* Objects sit at multiples of their size in zones aligned to at
          * least 64 KiB: a class whose size is a multiple of align works. */

@@ -7,6 +7,7 @@
  * them and forgets the caches of threads that do not exist in it.
  */
 #include "fork.h"
+#include "bump.h"
 #include "heap.h"
 #include "huge.h"
 #include "meta.h"
@@ -18,6 +19,7 @@ void fly_prefork(void)
     fly_heap_lock_classes();
     fly_huge_lock_all();
     fly_heap_lock_arenas();
+    fly_bump_lock_all();
     fly_meta_lock_all();
     fly_tcache_lock_all();
     fly_trace_lock_all();
@@ -28,6 +30,7 @@ void fly_postfork_parent(void)
     fly_trace_unlock_all(false);
     fly_tcache_unlock_all(false);
     fly_meta_unlock_all(false);
+    fly_bump_unlock_all(false);
     fly_heap_unlock_arenas(false);
     fly_huge_unlock_all(false);
     fly_heap_unlock_classes(false);
@@ -36,6 +39,7 @@ void fly_postfork_parent(void)
 void fly_postfork_child(void)
 {
     fly_meta_unlock_all(true);
+    fly_bump_unlock_all(true);
     fly_heap_unlock_arenas(true);
     fly_huge_unlock_all(true);
     fly_heap_unlock_classes(true);

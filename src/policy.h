@@ -32,7 +32,14 @@ typedef struct fly_policy {
     uint64_t po_gc_interval_ms;           /* thread-cache and depot aging period */
     uint64_t po_large_cache_bytes;        /* per-thread cache of small large blocks */
     uint64_t po_huge_cache_bytes;         /* cached huge mappings */
+    uint32_t po_engine;                   /* FLY_ENGINE_*: what serves small requests */
+    uint32_t po_bump_free_permille;       /* bump: the guard rail's share of frees */
 } fly_policy_t;
+
+/* Engines: the slab zones under magazines, or the bump engine (bump.h),
+ * which the thread layer puts in front of a heap's slabs. */
+#define FLY_ENGINE_SLAB 0
+#define FLY_ENGINE_BUMP 1
 
 void fly_policy_defaults(fly_policy_t *po);
 

@@ -42,6 +42,7 @@
 #define FLY_REGION_MAP_NONE 0
 #define FLY_REGION_MAP_HEAP 1
 #define FLY_REGION_MAP_HUGE 2
+#define FLY_REGION_MAP_BUMP 3   /* a region of the bump engine (bump.h) */
 
 /* Span states kept in the boundary tags. */
 #define FLY_SPAN_USED   0
@@ -93,7 +94,8 @@ _Static_assert(sizeof(fly_region_t) <= FLY_REGION_HEADER, "region header too big
 
 /* The region map: one word per 64 MiB of address space (16 MiB of zero
  * pages, touched only where there are regions).  0: not ours.
- * FLY_REGION_MAP_HUGE: a huge block starts there.  Otherwise it is one of
+ * FLY_REGION_MAP_HUGE: a huge block starts there.  FLY_REGION_MAP_BUMP: a
+ * region of the bump engine, which keeps its own header.  Otherwise it is one of
  * our heap regions, r, and the word is fly_region_map_word(r): the address
  * of r's page-class bytes less r >> FLY_PAGE_SHIFT, so that adding
  * p >> FLY_PAGE_SHIFT gives p's page-class byte with no masking, which is
@@ -121,7 +123,7 @@ FLY_INLINE unsigned fly_region_kind(const void *p)
     uintptr_t w = fly_region_word(p);
     if (w >= FLY_REGION_MAP_HEAP_MIN)
         return FLY_REGION_MAP_HEAP;
-    return w == FLY_REGION_MAP_HUGE ? FLY_REGION_MAP_HUGE : FLY_REGION_MAP_NONE;
+    return (unsigned)w;
 }
 
 /* The page class of p, in a heap region whose map word is w. */

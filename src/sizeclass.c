@@ -52,6 +52,8 @@ void fly_policy_defaults(fly_policy_t *po)
     po->po_gc_interval_ms = 1000;
     po->po_large_cache_bytes = 1u << 20;
     po->po_huge_cache_bytes = 256u << 20;
+    po->po_engine = FLY_ENGINE_SLAB;
+    po->po_bump_free_permille = 500;
 }
 
 static unsigned smallest_class(const fly_policy_t *po, size_t size)

@@ -15,6 +15,7 @@
  * contents.  Printing builds text in a stack buffer: no stdio.
  */
 #include "stats.h"
+#include "bump.h"
 #include "config.h"
 #include "heap.h"
 #include "huge.h"
@@ -166,6 +167,13 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     fly_huge_counts(&huge);
     add_blocks(st, &large);
     add_blocks(st, &huge);
+    fly_bump_counts_t bump;
+    fly_bump_counts(&bump);
+    st->st_nmalloc += bump.bc_nmalloc;
+    st->st_nfree += bump.bc_nfree;
+    st->st_requested_bytes += bump.bc_requested;
+    st->st_usable_bytes += bump.bc_bytes;
+    st->st_small_bytes += bump.bc_bytes > bump.bc_freed_bytes ? bump.bc_bytes - bump.bc_freed_bytes : 0;
     st->st_large_bytes = large.bc_live_bytes;
     st->st_huge_bytes = huge.bc_live_bytes;
     st->st_huge_blocks = huge.bc_nlive;
