@@ -21,7 +21,8 @@
  * what it handed out is added when it lets go), so exactly one thread
  * sees it reach zero: the last free, or the owner letting go of a chunk
  * whose blocks were all freed.  That thread clears the chunk's bits and
- * puts it on the free list for reuse.
+ * keeps it for reuse: resident while fewer than DIRTY_CHUNKS_KEPT are,
+ * else given back to the OS first.
  */
 #include "bump.h"
 #include "lock.h"
@@ -40,7 +41,7 @@
 #define CHUNK_WORDS   (CHUNK / GRAIN / 64)                      /* 1024 */
 #define HEADER_CHUNKS 2
 #define PENDING_OWNED ((uint64_t)1 << 62)
-#define DIRTY_CHUNKS_KEPT 8          /* free chunks kept resident; the rest are purged */
+#define DIRTY_CHUNKS_KEPT 8          /* free chunks kept resident; more are purged */
 
 typedef struct bump_chunk {
     uint64_t ch_pending;                   /* atomic, see above */
@@ -72,13 +73,15 @@ static __thread bump_thread_t bump_tls;
 static fly_lock_t bump_lock = FLY_LOCK_INITIALIZER;
 static bump_region_t *bump_regions;        /* atomic head; appended under bump_lock */
 static bump_region_t *bump_current;        /* where fresh chunks come from; bump_lock */
-static bump_chunk_t *bump_free_list;       /* bump_lock */
-static uint32_t bump_free_count;           /* bump_lock */
+/* Chunks all of whose blocks were freed, under bump_lock: resident ones
+ * (reused first, newest first), and those given back to the OS. */
+static bump_chunk_t *bump_dirty, *bump_cold;
+static uint32_t bump_dirty_count;
 
 /* Atomic totals: */
 static uint64_t g_nfree, g_freed_bytes;    /* frees of blocks not the owner's last */
 static uint64_t g_used_retired;            /* bytes of chunks let go */
-static uint64_t g_reclaimed;               /* freed bytes whose chunk was reused */
+static uint64_t g_reclaimed;               /* of them, in chunks reused */
 static uint64_t g_chunks, g_chunks_reused;
 static fly_bump_counts_t g_folded;         /* counters of reused chunks */
 static bool g_spilled;
@@ -188,14 +191,19 @@ static void chunk_reuse_os(bump_chunk_t *ch)
     g_folded.bc_freed_bytes += ch->ch_rollback_bytes;
     ch->ch_nmalloc = ch->ch_requested = ch->ch_bytes = 0;
     ch->ch_nrollback = ch->ch_rollback_bytes = 0;
-    bool purge = bump_free_count >= DIRTY_CHUNKS_KEPT;
+    bool purge = bump_dirty_count >= DIRTY_CHUNKS_KEPT;
+    if (!purge) {
+        ch->ch_next = bump_dirty;
+        bump_dirty = ch;
+        bump_dirty_count++;
+    }
     fly_unlock(&bump_lock);
-    if (purge)
-        fly_os_purge((void *)chunk_base(ch), CHUNK);
+    if (!purge)
+        return;
+    fly_os_purge((void *)chunk_base(ch), CHUNK);
     fly_lock(&bump_lock);
-    ch->ch_next = bump_free_list;
-    bump_free_list = ch;
-    bump_free_count++;
+    ch->ch_next = bump_cold;
+    bump_cold = ch;
     fly_unlock(&bump_lock);
 }
 
@@ -225,14 +233,24 @@ bool fly_bump_spilled(void)
     return __atomic_load_n(&g_spilled, __ATOMIC_RELAXED);
 }
 
-/* The guard rail: of the bytes in chunks that were let go and not reused,
- * those freed (dead) pass the floor and their share passes the limit. */
+/* The guard rail, for a run that frees more than its profile said: past
+ * the floor, either the bytes freed (not counting the owner's last blocks,
+ * which cost nothing) pass the limit's share of those handed out, or the
+ * dead bytes (freed, in chunks let go and not reused: their space waits
+ * until the whole chunk is free) pass that share of the chunks' bytes.
+ * The first keeps free-heavy runs off an engine whose frees take atomics
+ * and whose space comes back a chunk at a time; the second bounds the
+ * footprint. */
 static bool guard_rail_tripped(void)
 {
     uint64_t reclaimed = __atomic_load_n(&g_reclaimed, __ATOMIC_RELAXED);
-    uint64_t dead = __atomic_load_n(&g_freed_bytes, __ATOMIC_RELAXED) - reclaimed;
-    uint64_t held = __atomic_load_n(&g_used_retired, __ATOMIC_RELAXED) - reclaimed;
-    return dead > g_limit_floor && dead / 1000 * 1000 > held / 1000 * g_limit_permille;
+    uint64_t freed = __atomic_load_n(&g_freed_bytes, __ATOMIC_RELAXED);
+    uint64_t used = __atomic_load_n(&g_used_retired, __ATOMIC_RELAXED);
+    uint64_t dead = freed - reclaimed, held = used - reclaimed;
+    if (freed <= g_limit_floor)
+        return false;
+    return freed / 1000 * 1000 > used / 1000 * g_limit_permille ||
+           (dead > g_limit_floor && dead / 1000 * 1000 > held / 1000 * g_limit_permille);
 }
 
 /* A chunk for the calling thread: a reused one, a fresh one of the
@@ -241,10 +259,14 @@ static bump_chunk_t *chunk_take_os(void)
 {
     for (;;) {
         fly_lock(&bump_lock);
-        bump_chunk_t *ch = bump_free_list;
+        bump_chunk_t *ch = bump_dirty ? bump_dirty : bump_cold;
+        if (ch == bump_dirty && ch) {
+            bump_dirty = ch->ch_next;
+            bump_dirty_count--;
+        } else if (ch) {
+            bump_cold = ch->ch_next;
+        }
         if (ch) {
-            bump_free_list = ch->ch_next;
-            bump_free_count--;
             g_chunks_reused++;
         } else if (bump_current && bump_current->br_fresh < CHUNKS) {
             ch = &bump_current->br_chunk[bump_current->br_fresh++];

@@ -12,9 +12,10 @@
  * bit), and a bitmap of freed blocks, which catches double frees.  Freed
  * memory is not reused block by block: the thread's last block is taken
  * back when it is freed (stack-like temporaries), and a chunk all of whose
- * blocks were freed is reused whole.  When the bytes freed but not
- * reclaimed pass a limit (the guard rail), fly_bump_spilled() turns true
- * and the thread layer moves new allocations to a general heap.
+ * blocks were freed is reused whole.  When the run frees more than its
+ * profile said (the guard rail: freed bytes past a floor and a share of
+ * those handed out), fly_bump_spilled() turns true and the thread layer
+ * moves new allocations to a general heap.
  */
 #ifndef FLY_BUMP_H
 #define FLY_BUMP_H
@@ -24,8 +25,8 @@
 #define FLY_BUMP_MAX       ((size_t)32 << 10)   /* the largest request it serves */
 #define FLY_BUMP_ALIGN_MAX FLY_PAGE             /* the largest alignment it serves */
 
-/* The guard rail: spill once the freed, unreclaimed bytes exceed both
- * floor_bytes and permille/1000 of the bytes handed out (fly_init). */
+/* The guard rail: spill once the bytes freed exceed both floor_bytes and
+ * permille/1000 of the bytes handed out (fly_init). */
 void fly_bump_init(uint32_t permille, uint64_t floor_bytes);
 /* A block of size bytes (at most FLY_BUMP_MAX), 16-byte aligned; NULL with
  * errno ENOMEM when the OS refuses memory. */
