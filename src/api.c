@@ -100,7 +100,7 @@ void fly_free_slow_os(void *p, const char *fname)
         return;
     }
     if (kind == FLY_REGION_MAP_BUMP) {
-        fly_bump_free(p, fname);
+        fly_bump_free_os(p, fname);
         return;
     }
     if (kind != FLY_REGION_MAP_HEAP)
@@ -195,7 +195,7 @@ FLY_EXPORT void *fly_realloc(void *p, size_t size)
         return realloc_move_os(p, old, size);
     }
     if (kind == FLY_REGION_MAP_BUMP) {
-        if (size <= FLY_BUMP_MAX && fly_bump_resize_inplace(p, size))
+        if (size <= FLY_BUMP_MAX && fly_class_of(size) == fly_class_of(old))
             return p;
         return realloc_move_os(p, old, size);
     }
@@ -226,8 +226,10 @@ static void *aligned_alloc_os(size_t align, size_t size)
         return fly_malloc(size);
     if (fly_unlikely(!fly_initialized))
         fly_init();
-    if (size <= FLY_BUMP_MAX && align <= FLY_BUMP_ALIGN_MAX && fly_tcache_on_bump_os()) {
-        void *p = fly_bump_alloc_aligned_os(size, align);
+    if (size <= FLY_BUMP_MAX && align <= FLY_BUMP_ALIGN_MAX && fly_tcache_heap()->hp_slab.sl_bump &&
+        !fly_bump_spilled()) {
+        /* Bump blocks are not laid at multiples of their size. */
+        void *p = fly_bump_alloc_aligned_os(size, align, fly_class_of(FLY_MAX(size, 1)));
         if (p || !fly_bump_spilled())
             return p;
     }

@@ -295,6 +295,7 @@ static bool profile_policy(char **env, const fly_program_t *pg, fly_settings_t *
         if (v && !parse_value(FLY_OPT_OBJECTIVE, v, &objective))
             objective = FLY_OBJECTIVE_BALANCED;     /* the second pass warns */
         *id = fly_profile_policy(&p, (unsigned)objective);
+        se->se_free_permille = fly_profile_free_permille(&p);
         return true;
     }
     return false;
@@ -308,6 +309,7 @@ static void choose_policy(char **env, const fly_program_t *pg, fly_settings_t *s
     se->se_policy = FLY_POLICY_default;
     se->se_policy_source = FLY_SOURCE_DEFAULT;
     se->se_profile_path[0] = '\0';
+    se->se_free_permille = 0;
     if (env && pg && pg->pg_key) {
         char dir[sizeof(se->se_profile_path)];
         profile_dir(env, dir, sizeof(dir));
@@ -353,6 +355,8 @@ void fly_config_parse(char **env, const fly_program_t *pg, fly_policy_t *po, fly
 {
     choose_policy(env, pg, se);
     fly_policy_apply(se->se_policy, po);
+    if (se->se_free_permille)
+        po->po_bump_free_permille = se->se_free_permille;
     for (char **e = env; e && *e; e++) {
         if (strncmp(*e, "FLYMALLOC_", 10) != 0)
             continue;

@@ -49,6 +49,7 @@ typedef struct fly_settings {
     bool se_trace_counter;        /* FLYMALLOC_TRACE_CLOCK=counter: no TSC numbers */
     fly_policy_id_t se_policy;    /* the policy the process runs */
     fly_policy_source_t se_policy_source;   /* and what chose it */
+    uint32_t se_free_permille;    /* from the profile: the bump guard rail's limit, or 0 */
     bool se_profile;              /* FLYMALLOC_PROFILE=1: fold this run in at exit */
     uint64_t se_start_ms;         /* when the process started allocating (fly_now_ms) */
     char se_profile_path[512];    /* the program's profile in the user's store, or "" */

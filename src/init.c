@@ -32,9 +32,9 @@ static int init_state;            /* 0 none, 1 running, 2 done */
 
 /* The thread-exit destructor: the cache drains, then the recorder writes
  * the thread's last events. */
-static void thread_exit(void *cache)
+static void thread_exit_os(void *cache)
 {
-    if (fly_tcache_thread_exit(cache) && fly_trace_on)
+    if (fly_tcache_thread_exit_os(cache) && fly_trace_on)
         fly_trace_thread_exit();
 }
 
@@ -68,7 +68,7 @@ void fly_init(void)
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
     /* These may allocate; the allocator is ready for them. */
-    pthread_key_create(&fly_thread_key, thread_exit);
+    pthread_key_create(&fly_thread_key, thread_exit_os);
     pthread_atfork(fly_prefork, fly_postfork_parent, fly_postfork_child);
     fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid, fly_settings.se_trace_counter);
 }

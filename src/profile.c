@@ -187,6 +187,12 @@ uint32_t fly_profile_flags(const fly_profile_t *p)
  * the program's main work (where it is, compact's small magazines cost
  * several times the time).  Balanced, no policy has yet gained in one
  * without losing more in the other, so it stays default. */
+uint32_t fly_profile_free_permille(const fly_profile_t *p)
+{
+    uint64_t share = p->pf_allocs ? FLY_MIN(p->pf_frees, p->pf_allocs) * 1000 / p->pf_allocs : 1000;
+    return (uint32_t)FLY_MIN(share + FLY_PF_FREE_SLACK, (uint64_t)FLY_PF_FREE_MAX);
+}
+
 fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective)
 {
     if (p->pf_pinned > 0 && p->pf_pinned <= FLY_POLICY_COUNT)

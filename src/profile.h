@@ -69,6 +69,12 @@ bool fly_profile_write(const char *path, fly_profile_t *p);
 /* Folds one run's figures into a stored profile (or makes run the first). */
 void fly_profile_fold(fly_profile_t *stored, const fly_profile_t *run, bool have_stored);
 uint32_t fly_profile_flags(const fly_profile_t *p);
+/* The bump engine's guard rail for the program (policy.h): the share of
+ * its allocations it freed, in thousandths, with FLY_PF_FREE_SLACK more,
+ * at most FLY_PF_FREE_MAX. */
+#define FLY_PF_FREE_SLACK 250
+#define FLY_PF_FREE_MAX 950
+uint32_t fly_profile_free_permille(const fly_profile_t *p);
 /* What the dispatch rule optimizes (FLYMALLOC_OBJECTIVE), numbered as the
  * option's words. */
 #define FLY_OBJECTIVE_BALANCED 0

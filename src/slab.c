@@ -28,6 +28,7 @@
  * at nothing.
  */
 #include "slab.h"
+#include "bump.h"
 #include "usage.h"
 #include "vmem.h"
 #include <string.h>
@@ -35,9 +36,10 @@
 /* Slabs made so far (atomic): above one, cached objects may be foreign. */
 static uint32_t slab_count;
 
-void fly_slab_init(fly_slab_t *sl, fly_vmem_t *vm)
+void fly_slab_init(fly_slab_t *sl, fly_vmem_t *vm, bool bump)
 {
     memset(sl, 0, sizeof(*sl));
+    sl->sl_bump = bump;
     for (unsigned c = 0; c <= FLY_MAX_CLASSES; c++)
         sl->sl_class[c].sc_lock = (fly_lock_t)FLY_LOCK_INITIALIZER;
     sl->sl_vmem = vm;
@@ -111,8 +113,16 @@ void fly_slab_release(fly_zone_t *empty)
     }
 }
 
+/* Whether sl's fills come from the bump engine now. */
+FLY_INLINE bool bump_fills(const fly_slab_t *sl)
+{
+    return sl->sl_bump && !fly_bump_spilled();
+}
+
 unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
 {
+    if (fly_unlikely(bump_fills(sl)))
+        return 0;
     fly_slab_class_t *sc = &sl->sl_class[c];
     const uint32_t size = fly_classes[c].cl_size;
     unsigned got = 0;
@@ -145,6 +155,11 @@ unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned w
 
 unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
 {
+    if (fly_unlikely(bump_fills(sl))) {
+        unsigned got = fly_bump_carve_os(fly_classes[c].cl_size, c, dst, want);
+        if (got || !fly_bump_spilled())
+            return got;
+    }
     fly_slab_class_t *sc = &sl->sl_class[c];
     fly_lock(&sc->sc_lock);
     unsigned got = fly_slab_take_locked(sl, c, dst, want);
@@ -253,9 +268,23 @@ unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n)
     return own;
 }
 
+/* Gives the bump engine's objects of objs[0..n) back to it and packs the
+ * others at the front; returns how many others. */
+static unsigned give_back_bump(void **objs, unsigned n)
+{
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (fly_region_kind(objs[i]) == FLY_REGION_MAP_BUMP)
+            fly_bump_give_back(&objs[i], 1);
+        else
+            objs[kept++] = objs[i];
+    }
+    return kept;
+}
+
 void fly_slab_put(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
 {
-    if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1)) {
+    if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1) && !sl->sl_bump) {
         put_own(sl, c, objs, n);
         return;
     }
@@ -265,7 +294,8 @@ void fly_slab_put(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
     while (n) {
         unsigned k = FLY_MIN(n, 64u);
         memcpy(batch, objs, k * sizeof(void *));
-        unsigned own = fly_slab_keep_own(sl, c, batch, k);
+        unsigned kept = sl->sl_bump ? give_back_bump(batch, k) : k;
+        unsigned own = fly_slab_keep_own(sl, c, batch, kept);
         if (own)
             put_own(sl, c, batch, own);
         objs += k;

@@ -26,14 +26,18 @@ typedef struct fly_slab_class {
 typedef struct fly_slab {
     fly_slab_class_t sl_class[FLY_MAX_CLASSES + 1];
     struct fly_vmem *sl_vmem;    /* where zones come from and go back to; fixed */
+    bool sl_bump;                /* fills come from the bump engine until it spills */
 } fly_slab_t;
 
-/* Makes sl empty, taking zones from vm.  Not thread-safe: before use. */
-void fly_slab_init(fly_slab_t *sl, struct fly_vmem *vm);
+/* Makes sl empty, taking zones from vm, and filling from the bump engine
+ * (bump.h) instead if bump.  Not thread-safe: before use. */
+void fly_slab_init(fly_slab_t *sl, struct fly_vmem *vm, bool bump);
 /* Moves up to want free objects of class c into dst.  Takes the class lock
- * itself (dropping it to create zones); returns how many (0: out of memory). */
+ * itself (dropping it to create zones); returns how many (0: out of memory).
+ * A bump slab carves them instead (no lock), until the engine spills. */
 unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want);
-/* With the class lock held: the same, without creating zones. */
+/* With the class lock held: the same, without creating zones (a bump
+ * slab that has not spilled takes none). */
 unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned want);
 /* With the class lock held: returns objects of sl's own zones; zones that
  * become empty are chained on *empty for fly_slab_release() after
@@ -42,7 +46,8 @@ void fly_slab_put_locked(fly_slab_t *sl, unsigned c, void *const *objs, unsigned
                          fly_zone_t **empty);
 /* Without locks: gives empty zones back to their arenas (as dirty pages). */
 void fly_slab_release(fly_zone_t *empty);
-/* Returns objects of class c to their zones, whichever slab owns them. */
+/* Returns objects of class c to their zones, whichever slab owns them;
+ * a bump slab gives the bump engine's back to it. */
 void fly_slab_put(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n);
 /* Sends the objects of objs[0..n) that lie in another slab's zones back to
  * them and packs sl's own at the front; returns how many are sl's.  With a

@@ -70,10 +70,12 @@ static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
 {
     st->st_nclasses = fly_nclasses;
     uint32_t nheaps = fly_heap_count();
+    uint64_t bump_out[FLY_MAX_CLASSES + 1] = { 0 };
+    fly_bump_class_out(bump_out, fly_nclasses);
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         const fly_class_t *cl = &fly_classes[c];
         fly_class_stats_t *cs = &st->st_class[c - 1];
-        uint64_t out = 0, cached = tcc->cached[c];
+        uint64_t out = bump_out[c], cached = tcc->cached[c];
         for (uint32_t i = 0; i < nheaps; i++)
             cached += add_heap_class(fly_heap_at(i), c, cs, &out);
         cs->cs_size = cl->cl_size;
@@ -117,10 +119,13 @@ int fly_stats_heap(uint32_t i, fly_heap_stats_t *hs)
     fly_tcache_counts_t tcc;
     memset(&tcc, 0, sizeof(tcc));
     fly_tcache_counts(h, &tcc);
+    uint64_t bump_out[FLY_MAX_CLASSES + 1] = { 0 };
+    if (h->hp_slab.sl_bump)
+        fly_bump_class_out(bump_out, fly_nclasses);
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         fly_class_stats_t cs;
         memset(&cs, 0, sizeof(cs));
-        uint64_t out = 0, cached = tcc.cached[c] + add_heap_class(h, c, &cs, &out);
+        uint64_t out = bump_out[c], cached = tcc.cached[c] + add_heap_class(h, c, &cs, &out);
         cached = FLY_MIN(cached, out);
         hs->hs_small_bytes += (out - cached) * fly_classes[c].cl_size;
         hs->hs_cached_bytes += cached * fly_classes[c].cl_size;
@@ -167,13 +172,7 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
     fly_huge_counts(&huge);
     add_blocks(st, &large);
     add_blocks(st, &huge);
-    fly_bump_counts_t bump;
-    fly_bump_counts(&bump);
-    st->st_nmalloc += bump.bc_nmalloc;
-    st->st_nfree += bump.bc_nfree;
-    st->st_requested_bytes += bump.bc_requested;
-    st->st_usable_bytes += bump.bc_bytes;
-    st->st_small_bytes += bump.bc_bytes > bump.bc_freed_bytes ? bump.bc_bytes - bump.bc_freed_bytes : 0;
+
     st->st_large_bytes = large.bc_live_bytes;
     st->st_huge_bytes = huge.bc_live_bytes;
     st->st_huge_blocks = huge.bc_nlive;

@@ -46,14 +46,7 @@
  * 5. Thread exit (pthread key destructor) drains the cache to the zones and
  *    leaves the thread on fly_tcache_dead, which serves any later request
  *    straight from the zones.
- * 6. The bump engine.  Under a heap whose policy's engine is
- *    FLY_ENGINE_BUMP (the arena policy), a thread's first slow path puts it
- *    on fly_tcache_bump, whose bins never hold rounds, so every small
- *    malloc reaches the slow path and is carved by bump.c; the thread runs
- *    a maintenance tick every BUMP_TICK_EVENTS of them.  When the bump
- *    engine's guard rail trips, the thread lets go of its chunk and makes
- *    a cache on its heap like any other; blocks already carved stay valid.
- * 7. Heaps.  A cache takes magazines from, and gives them back to, its
+ * 6. Heaps.  A cache takes magazines from, and gives them back to, its
  *    heap's depot (tc_heap); fly_tcache_attach_os moves a thread to another
  *    heap.  An object of another heap freed here enters this cache like any
  *    other; when it leaves for a depot or the zones, the slab layer sends it
@@ -79,11 +72,6 @@
 __thread fly_tcache_t *fly_tc __attribute__((tls_model("initial-exec"))) = &fly_tcache_empty;
 fly_tcache_t fly_tcache_empty = FLY_TCACHE_INIT(FLY_TC_EMPTY);
 fly_tcache_t fly_tcache_dead = FLY_TCACHE_INIT(FLY_TC_DEAD);
-fly_tcache_t fly_tcache_bump = FLY_TCACHE_INIT(FLY_TC_BUMP);
-
-_Static_assert(FLY_BUMP_MAX == FLY_SMALL_MAX, "the bump engine serves every small request");
-#define BUMP_TICK_EVENTS 4096
-static __thread uint32_t bump_ticks;
 fly_mag_t fly_mag_none;
 uint16_t fly_bin_table[FLY_FAST_MAX / 16 + 1] = { [0 ... FLY_FAST_MAX / 16] = FLY_BIN_OFFSET(0) };
 uint16_t fly_bin_table_medium[FLY_SMALL_MAX / 128 + 1] = { [0 ... FLY_SMALL_MAX / 128] = FLY_BIN_OFFSET(0) };
@@ -399,38 +387,6 @@ static void *uncached_malloc_os(fly_tcache_t *tc, size_t size, unsigned c)
     return NULL;
 }
 
-bool fly_tcache_on_bump_os(void)
-{
-    fly_tcache_t *tc = fly_tc;
-    if (fly_likely(tc->tc_state == FLY_TC_BUMP)) {
-        if (fly_likely(!fly_bump_spilled()))
-            return true;
-        fly_bump_thread_retire();                 /* the guard rail tripped */
-        fly_tc = &fly_tcache_empty;
-        return false;
-    }
-    if (tc->tc_state != FLY_TC_EMPTY || tc->tc_heap->hp_policy.po_engine != FLY_ENGINE_BUMP ||
-        fly_bump_spilled())
-        return false;
-    fly_tc = &fly_tcache_bump;
-    /* So that the thread-exit destructor lets go of the thread's chunk. */
-    pthread_setspecific(fly_thread_key, &fly_tcache_bump);
-    return true;
-}
-
-/* A small malloc of a thread on the bump engine.  *done is false when the
- * guard rail tripped instead: the caller goes on with a cache. */
-static void *bump_malloc_os(size_t size, bool *done)
-{
-    void *p = fly_bump_alloc_os(size);
-    if (fly_unlikely(++bump_ticks >= BUMP_TICK_EVENTS)) {
-        bump_ticks = 0;
-        fly_maintain_tick_os(fly_now_ms());
-    }
-    *done = p != NULL || !fly_bump_spilled();
-    return p;
-}
-
 /* Returns the thread's cache with bin c ready, or NULL to go uncached. */
 static fly_tcache_t *tcache_for_os(unsigned c)
 {
@@ -453,13 +409,6 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 void *fly_tcache_malloc_slow_os(size_t size, unsigned c)
 {
     fly_trace_touch_shared();
-    if (fly_tc->tc_state != FLY_TC_LIVE && fly_tcache_on_bump_os()) {
-        bool done;
-        void *p = bump_malloc_os(size, &done);
-        if (fly_likely(done))
-            return p;
-        fly_tcache_on_bump_os();                  /* moves the thread off */
-    }
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
         return uncached_malloc_os(fly_tc, size, c);
@@ -715,19 +664,15 @@ void fly_tcache_tick_os(fly_tcache_t *tc)
     fly_maintain_tick_os(now);
 }
 
-bool fly_tcache_thread_exit(void *arg)
+bool fly_tcache_thread_exit_os(void *arg)
 {
     fly_tcache_t *tc = arg;
-    if (tc == &fly_tcache_bump) {
-        fly_bump_thread_retire();
-        fly_tc = &fly_tcache_dead;
-        return true;
-    }
     if (tc == NULL || tc->tc_state != FLY_TC_LIVE)
         return false;
     fly_tc = tc;
     fly_tcache_flush_thread();
     return_mags(tc);
+    fly_bump_thread_retire_os();
     fly_tc = &fly_tcache_dead;
     fly_lock(&tc_registry_lock);
     retire_counts(tc);

@@ -87,7 +87,6 @@ FLY_INLINE uint32_t fly_tcbin_prev_rounds(const fly_tcbin_t *b)
 #define FLY_TC_LIVE  1
 #define FLY_TC_DEAD  2       /* thread exiting: served without a cache */
 #define FLY_TC_TRACED 3      /* trace.h: always misses, so every call is recorded */
-#define FLY_TC_BUMP  4       /* always misses: small blocks come from the bump engine */
 
 typedef struct fly_tcache {
     fly_tcbin_t tc_bins[FLY_PC_COUNT];   /* indexed by page class, see region.h; first, so a
@@ -151,7 +150,7 @@ extern __thread fly_tcache_t *fly_tc;
 /* Each thread's cache, so that its destructor drains it at thread exit
  * (created by fly_init, which owns the destructor). */
 extern pthread_key_t fly_thread_key;
-extern fly_tcache_t fly_tcache_empty, fly_tcache_dead, fly_tcache_bump;
+extern fly_tcache_t fly_tcache_empty, fly_tcache_dead;
 
 /* The heap the calling thread allocates from. */
 FLY_INLINE fly_heap_t *fly_tcache_heap(void)
@@ -170,10 +169,6 @@ FLY_INLINE fly_lcache_t *fly_tcache_lcache(void)
  * and not tracing, when no swap could serve): a depot visit, a burst fill,
  * a due tick, or the thread's first cache. */
 void *fly_tcache_malloc_slow_os(size_t size, unsigned c);
-/* Whether the calling thread's small blocks come from the bump engine
- * (tcache.c, 6.): a thread with no cache on a heap whose engine is bump
- * starts on it here; one whose guard rail tripped leaves it. */
-bool fly_tcache_on_bump_os(void);
 void fly_tcache_free_slow_os(void *p, unsigned c);
 /* The fast path's tick counter ran out: maintenance, then a normal pop. */
 void *fly_tcache_malloc_tick_os(size_t size, unsigned c);
@@ -201,7 +196,7 @@ typedef struct fly_tcache_counts {
 void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out);
 /* The pthread key destructor's work: drains the thread's cache; true if
  * there was one. */
-bool fly_tcache_thread_exit(void *arg);
+bool fly_tcache_thread_exit_os(void *arg);
 /* The most threads that had a cache at once, so far. */
 uint32_t fly_tcache_peak_threads(void);
 void fly_tcache_lock_all(void);

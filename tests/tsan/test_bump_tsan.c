@@ -2,17 +2,17 @@
  * test_bump_tsan: the bump engine (arena policy) under ThreadSanitizer.
  *
  * Threads that come and go allocate blocks of random sizes, hand half of
- * them to a shared table where other threads check their contents, grow
- * some with realloc and free them; others free their own.  So chunks are
- * taken, let go at thread exit, freed from other threads and reused while
- * new owners carve from them.  Every block keeps its contents, the engine
+ * them to a shared table where other threads free them, grow some with
+ * realloc and free them; others free their own.  So chunks are taken, let
+ * go at thread exit (their caches give carved blocks back), freed from
+ * other threads and reused while new owners carve from them.  Every block keeps its contents, the engine
  * reuses chunks, and any sanitizer report fails the test.  (About 14 MB
  * is freed, under the guard rail's floor.)
  * flytest: timeout=300
  */
 #include "check.h"
-#include "flymalloc.h"
 #include "bump.h"
+#include "flymalloc.h"
 #include "region.h"
 #include <pthread.h>
 

@@ -3,29 +3,27 @@
  * API, run under FLYMALLOC_POLICY=arena (the test re-executes itself with
  * it, since the policy is chosen at initialization).
  *
- *   exact_sizes   consecutive small mallocs lie one after another, each
- *                 taking its size rounded to 16 bytes, in a bump region;
- *                 malloc_usable_size says that size;
- *   take_back     freeing the thread's last block gives its space to the
- *                 next malloc (and calloc zeroes it again); freeing any
- *                 other block does not;
- *   realloc       the last block grows and shrinks in place; another moves
- *                 with its contents; sizes beyond 32 KiB leave the engine;
+ *   carving       small blocks come from bump regions, of their class's
+ *                 size, one after another; a freed block is not handed
+ *                 out again while its chunk holds others; large blocks
+ *                 come from the heap;
+ *   live_bytes    statistics count bump blocks as live until freed;
+ *   realloc       within the class in place; to another class, or beyond
+ *                 32 KiB and back, moved with the contents;
  *   aligned       memalign, posix_memalign and aligned_alloc up to a page
  *                 give aligned bump blocks whose neighbours stay intact;
  *   chunk_reuse   chunks whose blocks were all freed, by other threads,
  *                 are taken again (bc_chunks_reused) and mapped memory
  *                 stays bounded over many rounds (24 MB freed: under the
  *                 guard rail's floor);
- *   bad_frees     (forked) a second free of a block not last, a free of a
- *                 pointer into a block, of the end of the last block and
- *                 of a block already taken back, and realloc and
+ *   bad_frees     (forked) a second free, soon or after 100 mallocs, a
+ *                 free of a pointer into a block, into space never carved
+ *                 and into the region's header, and realloc and
  *                 malloc_usable_size of a freed block abort naming the
  *                 function, the problem and the address;
- *   guard_rail    (forked) a run that frees three blocks of four moves new
- *                 allocations to the general heap once the freed bytes
- *                 pass the floor and the limit, and both kinds of block
- *                 stay usable;
+ *   guard_rail    (forked) a run that frees three blocks of four gets its
+ *                 blocks from the heap's zones once its frees pass the
+ *                 floor and the limit, and both kinds stay usable;
  *   stress        four threads pass blocks of random sizes to each other
  *                 and free them, every block's contents checked; they free
  *                 far more than the floor, so the guard rail trips midway
@@ -33,8 +31,8 @@
  */
 #include "badcase.h"
 #include "check.h"
-#include "flymalloc.h"
 #include "bump.h"
+#include "flymalloc.h"
 #include "region.h"
 
 #include <pthread.h>
@@ -47,80 +45,88 @@ static fly_bump_counts_t counts(void)
     return bc;
 }
 
-static void exact_sizes(void)
+/* Class of n bytes' size, as malloc_usable_size reports it. */
+static size_t class_size(size_t n)
 {
-    char *a = fly_malloc(24), *b = fly_malloc(100), *c = fly_malloc(1), *d = fly_malloc(0);
-    CHECK(a && b && c && d, "malloc");
-    CHECK(fly_region_kind(a) == FLY_REGION_MAP_BUMP, "a small block is not in a bump region");
-    CHECK(b == a + 32 && c == b + 112 && d == c + 16, "blocks not consecutive: %p %p %p %p", (void *)a,
-          (void *)b, (void *)c, (void *)d);
-    CHECK(fly_malloc_usable_size(a) == 32 && fly_malloc_usable_size(b) == 112 &&
-              fly_malloc_usable_size(c) == 16 && fly_malloc_usable_size(d) == 16,
-          "usable sizes %zu %zu %zu %zu", fly_malloc_usable_size(a), fly_malloc_usable_size(b),
-          fly_malloc_usable_size(c), fly_malloc_usable_size(d));
-    char *big = fly_malloc(32 << 10);
-    CHECK(big && fly_region_kind(big) == FLY_REGION_MAP_BUMP && fly_malloc_usable_size(big) == 32 << 10,
-          "32 KiB block");
+    void *p = fly_malloc(n);
+    size_t u = fly_malloc_usable_size(p);
+    fly_free(p);
+    return u;
+}
+
+static void carving(void)
+{
+    enum { N = 16 };
+    char *p[N];
+    size_t cs = class_size(48);
+    for (int i = 0; i < N; i++) {
+        p[i] = fly_malloc(48);
+        CHECK(p[i] && fly_region_kind(p[i]) == FLY_REGION_MAP_BUMP, "a small block is not in a bump region");
+        CHECK(fly_malloc_usable_size(p[i]) == cs, "usable size %zu, class %zu", fly_malloc_usable_size(p[i]), cs);
+        memset(p[i], i, 48);
+    }
+    int next = 0;
+    for (int i = 1; i < N; i++)
+        next += p[i] == p[i - 1] + cs;
+    CHECK(next >= N - 2, "only %d of %d consecutive mallocs got the next address", next, N - 1);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < 48; j++)
+            CHECK(p[i][j] == (char)i, "block %d changed", i);
     char *large = fly_malloc((32 << 10) + 1);
     CHECK(large && fly_region_kind(large) == FLY_REGION_MAP_HEAP, "a large block is not in a heap region");
     fly_free(large);
-    fly_free(big);
-    fly_free(d);
-    fly_free(c);
-    fly_free(b);
-    fly_free(a);
-    t_log("exact_sizes: ok\n");
+    fly_free(p[3]);
+    for (int i = 0; i < 1000; i++) {
+        char *q = fly_malloc(48);
+        CHECK(q != p[3], "a freed block was handed out again");
+        fly_free(q);
+    }
+    for (int i = 0; i < N; i++)
+        if (i != 3)
+            fly_free(p[i]);
+    t_log("carving: ok\n");
 }
 
-static void take_back(void)
+static void live_bytes(void)
 {
-    fly_bump_counts_t c0 = counts();
-    char *p = fly_malloc(64);
-    memset(p, 0xff, 64);
-    fly_free(p);
-    char *q = fly_calloc(1, 64);
-    CHECK(q == p, "the last block's space was not taken back: %p then %p", (void *)p, (void *)q);
-    for (int i = 0; i < 64; i++)
-        CHECK(q[i] == 0, "calloc over a taken-back block is not zeroed at %d", i);
-    char *r = fly_malloc(64);
-    fly_free(q);                        /* not the last block */
-    char *s = fly_malloc(64);
-    CHECK(s == r + 64, "a freed block that was not last was reused: %p", (void *)s);
-    fly_bump_counts_t c1 = counts();
-    CHECK(c1.bc_nmalloc == c0.bc_nmalloc + 4 && c1.bc_nfree == c0.bc_nfree + 2,
-          "counts: %llu mallocs, %llu frees", (unsigned long long)(c1.bc_nmalloc - c0.bc_nmalloc),
-          (unsigned long long)(c1.bc_nfree - c0.bc_nfree));
-    fly_free(s);
-    fly_free(r);
-    t_log("take_back: ok\n");
+    enum { N = 5000 };
+    static void *p[N];
+    fly_malloc_trim(0);
+    fly_stats_t s0, s1, s2;
+    fly_stats_get(&s0, sizeof s0);
+    size_t cs = class_size(200);
+    for (int i = 0; i < N; i++)
+        p[i] = fly_malloc(200);
+    fly_malloc_trim(0);
+    fly_stats_get(&s1, sizeof s1);
+    for (int i = 0; i < N; i++)
+        fly_free(p[i]);
+    fly_malloc_trim(0);
+    fly_stats_get(&s2, sizeof s2);
+    CHECK(s1.st_live_bytes == s0.st_live_bytes + N * cs, "live bytes %llu -> %llu after %d blocks of %zu",
+          (unsigned long long)s0.st_live_bytes, (unsigned long long)s1.st_live_bytes, N, cs);
+    CHECK(s2.st_live_bytes == s0.st_live_bytes, "live bytes %llu after freeing, %llu before",
+          (unsigned long long)s2.st_live_bytes, (unsigned long long)s0.st_live_bytes);
+    t_log("live_bytes: ok\n");
 }
 
 static void realloc_case(void)
 {
-    char *k = fly_malloc(16);               /* so p is not the chunk's first block */
     char *p = fly_malloc(40);
     memset(p, 'a', 40);
-    char *g = fly_realloc(p, 4000);
-    CHECK(g == p && fly_malloc_usable_size(g) == 4000, "the last block did not grow in place");
-    memset(g + 40, 'b', 3960);
-    char *h = fly_realloc(g, 100);
-    CHECK(h == p && fly_malloc_usable_size(h) == 112, "the last block did not shrink in place");
-    char *after = fly_malloc(16);
-    CHECK(after == p + 112, "the space the shrink gave back was not reused");
-    char *m = fly_realloc(h, 5000);
-    CHECK(m != h && fly_region_kind(m) == FLY_REGION_MAP_BUMP, "a block not last should move");
-    for (int i = 0; i < 100; i++)
-        CHECK(m[i] == (i < 40 ? 'a' : 'b'), "contents lost at %d", i);
+    size_t cs = fly_malloc_usable_size(p);
+    CHECK(fly_realloc(p, cs) == p, "a realloc within the class moved");
+    char *m = fly_realloc(p, 5000);
+    CHECK(m && m != p && fly_region_kind(m) == FLY_REGION_MAP_BUMP, "growing to another class should move");
+    memset(m + 40, 'b', 5000 - 40);
     char *big = fly_realloc(m, 100 << 10);
     CHECK(big && fly_region_kind(big) == FLY_REGION_MAP_HEAP, "100 KiB should leave the engine");
-    for (int i = 0; i < 100; i++)
-        CHECK(big[i] == (i < 40 ? 'a' : 'b'), "contents lost at %d after leaving", i);
+    for (int i = 0; i < 5000; i++)
+        CHECK(big[i] == (i < 40 ? 'a' : 'b'), "contents lost at %d", i);
     char *back = fly_realloc(big, 10);
     CHECK(back && fly_region_kind(back) == FLY_REGION_MAP_BUMP && memcmp(back, "aaaaaaaaaa", 10) == 0,
           "back to a small block");
     fly_free(back);
-    fly_free(after);
-    fly_free(k);
     t_log("realloc: ok\n");
 }
 
@@ -266,21 +272,20 @@ static void stress(void)
     t_log("stress: ok\n");
 }
 
-static void double_free_not_last(void)
+static void double_free(void)
 {
     char *a = fly_malloc(48);
-    fly_malloc(16);
     fly_free(a);
     bad_expect(a);
     fly_free(a);
 }
 
-static void double_free_other_size(void)
+static void double_free_later(void)
 {
     char *a = fly_malloc(5000);
-    fly_malloc(16);
     fly_free(a);
-    fly_malloc(5000);
+    for (int i = 0; i < 100; i++)
+        fly_malloc(5000);
     bad_expect(a);
     fly_free_sized(a, 5000);
 }
@@ -288,31 +293,29 @@ static void double_free_other_size(void)
 static void free_interior(void)
 {
     char *a = fly_malloc(100);
-    fly_malloc(16);
     bad_expect(a + 16);
     fly_free(a + 16);
 }
 
-static void free_end_of_last(void)
+static void free_uncarved(void)
 {
     char *a = fly_malloc(100);
-    bad_expect(a + 112);
-    fly_free(a + 112);
+    char *end = (char *)(((uintptr_t)a | ((1u << 20) - 1)) + 1) - 16;   /* the chunk's last granule */
+    bad_expect(end);
+    fly_free(end);
 }
 
-static void free_taken_back(void)
+static void free_header(void)
 {
-    fly_malloc(16);
     char *a = fly_malloc(100);
-    fly_free(a);
-    bad_expect(a);
-    fly_free(a);
+    char *h = (char *)((uintptr_t)a & ~((uintptr_t)FLY_REGION - 1)) + 4096;
+    bad_expect(h);
+    fly_free(h);
 }
 
 static void realloc_freed(void)
 {
     char *a = fly_malloc(64);
-    fly_malloc(16);
     fly_free(a);
     bad_expect(a);
     fly_realloc(a, 128);
@@ -321,7 +324,6 @@ static void realloc_freed(void)
 static void usable_freed(void)
 {
     char *a = fly_malloc(64);
-    fly_malloc(16);
     fly_free(a);
     bad_expect(a);
     fly_malloc_usable_size(a);
@@ -330,8 +332,8 @@ static void usable_freed(void)
 static void guard_rail(void)
 {
     /* Up to 128 MiB of 4000-byte blocks, three of every four freed as it
-     * goes (never the last): the dead bytes pass 32 MiB and half of what
-     * was handed out at about 43 MiB. */
+     * goes: the program's frees pass 32 MiB and half of what was handed
+     * out at about 43 MiB; then fills come from zones. */
     enum { N = 128 << 8 };
     static char *blocks[N];
     int spilled_at = -1;
@@ -341,24 +343,21 @@ static void guard_rail(void)
         memset(blocks[i], (char)i, 4000);
         if (fly_region_kind(blocks[i]) == FLY_REGION_MAP_HEAP && spilled_at < 0)
             spilled_at = i;
-        if (i > 0 && (i - 1) % 4 != 0) {
-            fly_free(blocks[i - 1]);
-            blocks[i - 1] = NULL;
+        if (i % 4 != 0) {
+            fly_free(blocks[i]);
+            blocks[i] = NULL;
         }
     }
     fly_bump_counts_t bc = counts();
-    t_log("guard_rail: spilled at block %d of %d (%llu bytes freed of %llu)\n", spilled_at, N,
-          (unsigned long long)bc.bc_freed_bytes, (unsigned long long)bc.bc_bytes);
+    t_log("guard_rail: zones serve from block %d of %d (%llu bytes freed of %llu carved)\n", spilled_at, N,
+          (unsigned long long)bc.bc_freed_bytes, (unsigned long long)bc.bc_carved_bytes);
     CHECK(bc.bc_spilled && spilled_at > 0, "the guard rail did not trip");
     CHECK(spilled_at < N / 2, "the guard rail tripped late: block %d", spilled_at);
-    char *small = fly_malloc(100);
-    CHECK(small && fly_region_kind(small) == FLY_REGION_MAP_HEAP, "small blocks still come from the engine");
     for (int i = 0; i < N; i++)
         if (blocks[i]) {
             CHECK(blocks[i][3999] == (char)i, "block %d changed", i);
             fly_free(blocks[i]);
         }
-    fly_free(small);
 }
 
 int main(int argc, char **argv)
@@ -374,16 +373,16 @@ int main(int argc, char **argv)
     size_t len = sizeof name;
     CHECK(fly_ctl("policy.name", name, &len, NULL, 0) == 0 && strcmp(name, "arena") == 0,
           "the policy is not arena");
-    exact_sizes();
-    take_back();
+    carving();
+    live_bytes();
     realloc_case();
     aligned();
     chunk_reuse();
-    bad_case("double free, not last", "free", "double free", double_free_not_last);
-    bad_case("double free, free_sized", "free_sized", "double free", double_free_other_size);
+    bad_case("double free", "free", "double free", double_free);
+    bad_case("double free after 100 mallocs", "free_sized", "double free", double_free_later);
     bad_case("interior pointer", "free", "invalid pointer", free_interior);
-    bad_case("end of the last block", "free", "invalid pointer", free_end_of_last);
-    bad_case("free of a taken-back block", "free", "invalid pointer", free_taken_back);
+    bad_case("space never carved", "free", "invalid pointer", free_uncarved);
+    bad_case("the region's header", "free", "invalid pointer", free_header);
     bad_case("realloc of a freed block", "realloc", "double free", realloc_freed);
     bad_case("usable size of a freed block", "malloc_usable_size", "double free", usable_freed);
     int rc = bad_finish();
