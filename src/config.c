@@ -310,7 +310,6 @@ static void choose_policy(char **env, const fly_program_t *pg, fly_settings_t *s
     se->se_policy_source = FLY_SOURCE_DEFAULT;
     se->se_profile_path[0] = '\0';
     se->se_free_permille = 0;
-    se->se_free_permille = 0;
     if (env && pg && pg->pg_key) {
         char dir[sizeof(se->se_profile_path)];
         profile_dir(env, dir, sizeof(dir));
