@@ -226,14 +226,15 @@ static void *aligned_alloc_os(size_t align, size_t size)
         return fly_malloc(size);
     if (fly_unlikely(!fly_initialized))
         fly_init();
-    if (size <= FLY_BUMP_MAX && align <= FLY_BUMP_ALIGN_MAX && fly_tcache_heap()->hp_slab.sl_bump &&
-        !fly_bump_spilled()) {
-        /* Bump blocks are not laid at multiples of their size. */
+    /* A bump heap's magazines may hold bump blocks, which are not laid at
+     * multiples of their size: the engine serves these itself. */
+    bool bump = fly_tcache_heap()->hp_slab.sl_bump;
+    if (bump && size <= FLY_BUMP_MAX && align <= FLY_BUMP_ALIGN_MAX) {
         void *p = fly_bump_alloc_aligned_os(size, align, fly_class_of(FLY_MAX(size, 1)));
         if (p || !fly_bump_spilled())
             return p;
     }
-    if (size <= FLY_SMALL_MAX && align <= FLY_SMALL_MAX) {
+    if (!bump && size <= FLY_SMALL_MAX && align <= FLY_SMALL_MAX) {
         /* Objects sit at multiples of their size in zones aligned to at
          * least 64 KiB: a class whose size is a multiple of align works. */
         unsigned c = fly_class_of(FLY_MAX(size, align));

@@ -86,6 +86,7 @@ static uint64_t g_given_back_bytes;
 static uint64_t g_used_retired;            /* bytes carved in chunks let go */
 static uint64_t g_reclaimed;               /* of them, in chunks reused */
 static uint64_t g_class_carved[FLY_MAX_CLASSES + 1], g_class_gone[FLY_MAX_CLASSES + 1];
+static uint64_t g_class_aligned[FLY_MAX_CLASSES + 1], g_class_aligned_bytes[FLY_MAX_CLASSES + 1];
 static bool g_spilled;
 static uint32_t g_limit_permille = 500;
 static uint64_t g_limit_floor = (uint64_t)32 << 20;
@@ -364,7 +365,7 @@ unsigned fly_bump_carve_os(size_t size, unsigned c, void **dst, unsigned want)
 void *fly_bump_alloc_aligned_os(size_t size, size_t align, unsigned c)
 {
     bump_thread_t *t = &bump_tls;
-    size_t n = FLY_ALIGN_UP(size + (size == 0), GRAIN);
+    size_t n = fly_classes[c].cl_size;
     uintptr_t p = FLY_ALIGN_UP(t->bt_top, align);
     if (p + n > t->bt_end) {
         if (!refill_os(t))
@@ -382,6 +383,8 @@ void *fly_bump_alloc_aligned_os(size_t size, size_t align, unsigned c)
     t->bt_top = p + n;
     mark(p + n);
     count_carved(c, 1, n);
+    __atomic_fetch_add(&g_class_aligned[c], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&g_class_aligned_bytes[c], size, __ATOMIC_RELAXED);
     return (void *)p;
 }
 
@@ -430,12 +433,16 @@ size_t fly_bump_usable(const void *p, const char *fname)
     return block_size(p, fname);
 }
 
-void fly_bump_class_out(uint64_t *out, unsigned nclasses)
+void fly_bump_class_counts(unsigned nclasses, uint64_t *out, uint64_t *nmalloc, uint64_t *requested)
 {
     for (unsigned c = 1; c <= nclasses && c <= FLY_MAX_CLASSES; c++) {
         uint64_t carved = __atomic_load_n(&g_class_carved[c], __ATOMIC_RELAXED);
         uint64_t gone = __atomic_load_n(&g_class_gone[c], __ATOMIC_RELAXED);
         out[c] += carved > gone ? carved - gone : 0;
+        if (nmalloc)
+            nmalloc[c] += __atomic_load_n(&g_class_aligned[c], __ATOMIC_RELAXED);
+        if (requested)
+            requested[c] += __atomic_load_n(&g_class_aligned_bytes[c], __ATOMIC_RELAXED);
     }
 }
 

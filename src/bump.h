@@ -23,7 +23,7 @@
 #include "common.h"
 
 #define FLY_BUMP_MAX       ((size_t)32 << 10)   /* the largest block it carves */
-#define FLY_BUMP_ALIGN_MAX FLY_PAGE             /* the largest alignment it serves */
+#define FLY_BUMP_ALIGN_MAX FLY_BUMP_MAX         /* the largest alignment it serves */
 
 /* The guard rail: spill once the bytes the program freed exceed floor_bytes
  * and permille/1000 of the bytes handed out (fly_init). */
@@ -33,8 +33,10 @@ void fly_bump_init(uint32_t permille, uint64_t floor_bytes);
  * (0 with errno ENOMEM when the OS refuses memory, or when the guard rail
  * tripped).  No lock may be held: it may map memory. */
 unsigned fly_bump_carve_os(size_t size, unsigned c, void **dst, unsigned want);
-/* One block of size bytes aligned to align (a power of two, at most
- * FLY_BUMP_ALIGN_MAX), counted in class c; NULL as for carving. */
+/* One block for a request of size bytes, of class c's size (at most
+ * FLY_BUMP_MAX), aligned to align (a power of two, at most
+ * FLY_BUMP_ALIGN_MAX), counted as an allocation of class c (it bypasses
+ * the magazines, which count the others); NULL as for carving. */
 void *fly_bump_alloc_aligned_os(size_t size, size_t align, unsigned c);
 /* The program frees p, which lies in a bump region; panics naming fname
  * when p is not an allocated block. */
@@ -49,9 +51,11 @@ bool fly_bump_spilled(void);
 /* The calling thread is done with its chunk (thread exit). */
 void fly_bump_thread_retire_os(void);
 
-/* Per class: blocks carved and not freed or given back (caches and the
- * program), added to out[1..FLY_MAX_CLASSES]. */
-void fly_bump_class_out(uint64_t *out, unsigned nclasses);
+/* Per class c in 1..nclasses: blocks carved and not freed or given back
+ * (caches and the program), added to out[c]; aligned allocations and the
+ * bytes they asked for, added to nmalloc[c] and requested[c] (either may
+ * be NULL). */
+void fly_bump_class_counts(unsigned nclasses, uint64_t *out, uint64_t *nmalloc, uint64_t *requested);
 
 typedef struct fly_bump_counts {
     uint64_t bc_carved_bytes;                      /* carved into magazines or aligned blocks */

@@ -70,8 +70,9 @@ static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
 {
     st->st_nclasses = fly_nclasses;
     uint32_t nheaps = fly_heap_count();
-    uint64_t bump_out[FLY_MAX_CLASSES + 1] = { 0 };
-    fly_bump_class_out(bump_out, fly_nclasses);
+    uint64_t bump_out[FLY_MAX_CLASSES + 1] = { 0 }, bump_n[FLY_MAX_CLASSES + 1] = { 0 };
+    uint64_t bump_req[FLY_MAX_CLASSES + 1] = { 0 };
+    fly_bump_class_counts(fly_nclasses, bump_out, bump_n, bump_req);
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         const fly_class_t *cl = &fly_classes[c];
         fly_class_stats_t *cs = &st->st_class[c - 1];
@@ -81,10 +82,10 @@ static void class_stats(fly_stats_t *st, const fly_tcache_counts_t *tcc)
         cs->cs_size = cl->cl_size;
         cs->cs_cached = FLY_MIN(cached, out);
         cs->cs_live = out - cs->cs_cached;
-        cs->cs_nmalloc = tcc->nmalloc[c];
+        cs->cs_nmalloc = tcc->nmalloc[c] + bump_n[c];
         cs->cs_nfree = cs->cs_nmalloc > cs->cs_live ? cs->cs_nmalloc - cs->cs_live : 0;
-        cs->cs_requested = tcc->requested[c];
-        cs->cs_misses = FLY_MIN(tcc->misses[c], cs->cs_nmalloc);
+        cs->cs_requested = tcc->requested[c] + bump_req[c];
+        cs->cs_misses = FLY_MIN(tcc->misses[c] + bump_n[c], cs->cs_nmalloc);
         cs->cs_hits = cs->cs_nmalloc - cs->cs_misses;
         cs->cs_zone_bytes = cs->cs_zones * cl->cl_zone_size;
         cs->cs_capacity = cs->cs_zones * cl->cl_nobjs;
@@ -121,7 +122,7 @@ int fly_stats_heap(uint32_t i, fly_heap_stats_t *hs)
     fly_tcache_counts(h, &tcc);
     uint64_t bump_out[FLY_MAX_CLASSES + 1] = { 0 };
     if (h->hp_slab.sl_bump)
-        fly_bump_class_out(bump_out, fly_nclasses);
+        fly_bump_class_counts(fly_nclasses, bump_out, NULL, NULL);
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         fly_class_stats_t cs;
         memset(&cs, 0, sizeof(cs));

@@ -8,9 +8,10 @@
  * thread's magazines), st_cached_bytes has grown by at most 2*C + 1 MiB
  * rather than by about 100*C, st_live_bytes is back at its start, and
  * mapped memory grew by at most 16 MiB: the exited threads' caches were
- * flushed to the shared layers and their memory is reused.  Under a policy
- * whose engine keeps no thread caches (arena), C is 0 and the rest holds:
- * the exited threads' chunks are reused.
+ * flushed to the shared layers and their memory is reused.  (Under arena
+ * the caches hold carved bump blocks and the exited threads' chunks are
+ * reused; the mapped bound allows the zones' first region, mapped when
+ * this free-heavy test trips the bump engine's guard rail.)
  * flytest: timeout=200
  */
 #include "check.h"
@@ -92,8 +93,8 @@ int main(void)
     char policy[32];
     size_t len = sizeof policy;
     CHECK(fly_ctl("policy.name", policy, &len, NULL, 0) == 0, "fly_ctl(policy.name)");
-    bool caches = strcmp(policy, "arena") != 0;
-    CHECK(!caches || alive.st_cached_bytes > s0.st_cached_bytes,
+    bool bump = strcmp(policy, "arena") == 0;
+    CHECK(alive.st_cached_bytes > s0.st_cached_bytes,
           "a live thread that freed %d objects per class holds nothing in st_cached_bytes (%llu -> %llu)", PER,
           (unsigned long long)s0.st_cached_bytes, (unsigned long long)alive.st_cached_bytes);
     uint64_t c = alive.st_cached_bytes - s0.st_cached_bytes;
@@ -121,7 +122,10 @@ int main(void)
           (unsigned long long)s2.st_cached_bytes, (unsigned long long)c);
     CHECK(s2.st_live_bytes == s0.st_live_bytes, "live bytes %llu -> %llu though all was freed",
           (unsigned long long)s0.st_live_bytes, (unsigned long long)s2.st_live_bytes);
-    CHECK(s2.st_mapped_bytes <= s1.st_mapped_bytes + (16u << 20), "mapped bytes grew %llu -> %llu",
+    /* Under arena this free-heavy test trips the bump engine's guard rail,
+     * and the zones then map their first 64 MiB region. */
+    uint64_t slack = (16u << 20) + (bump ? 64u << 20 : 0);
+    CHECK(s2.st_mapped_bytes <= s1.st_mapped_bytes + slack, "mapped bytes grew %llu -> %llu",
           (unsigned long long)s1.st_mapped_bytes, (unsigned long long)s2.st_mapped_bytes);
     return 0;
 }

@@ -10,8 +10,9 @@
  *   live_bytes    statistics count bump blocks as live until freed;
  *   realloc       within the class in place; to another class, or beyond
  *                 32 KiB and back, moved with the contents;
- *   aligned       memalign, posix_memalign and aligned_alloc up to a page
- *                 give aligned bump blocks whose neighbours stay intact;
+ *   aligned       memalign, posix_memalign and aligned_alloc up to 32 KiB
+ *                 give aligned bump blocks whose neighbours stay intact
+ *                 (and stay aligned after the guard rail trips);
  *   chunk_reuse   chunks whose blocks were all freed, by other threads,
  *                 are taken again (bc_chunks_reused) and mapped memory
  *                 stays bounded over many rounds (24 MB freed: under the
@@ -132,7 +133,7 @@ static void realloc_case(void)
 
 static void aligned(void)
 {
-    size_t aligns[] = { 32, 64, 256, 1024, 4096 };
+    size_t aligns[] = { 32, 64, 256, 1024, 4096, 8192, 32768 };
     for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
         char *before = fly_malloc(24);
         memset(before, 'x', 24);
@@ -357,6 +358,16 @@ static void guard_rail(void)
         if (blocks[i]) {
             CHECK(blocks[i][3999] == (char)i, "block %d changed", i);
             fly_free(blocks[i]);
+        }
+    /* Aligned blocks after the spill, while magazines may still hold bump
+     * blocks (which are not laid at multiples of their size). */
+    size_t aligns[] = { 64, 4096, 8192, 32768, 65536 };
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++)
+        for (int k = 0; k < 50; k++) {
+            void *p = NULL;
+            CHECK(fly_posix_memalign(&p, aligns[i], 8 + k * 40) == 0 && ((uintptr_t)p & (aligns[i] - 1)) == 0,
+                  "posix_memalign(%zu) after the spill gave %p", aligns[i], p);
+            fly_free(p);
         }
 }
 
