@@ -89,7 +89,7 @@ static uint64_t g_class_carved[FLY_MAX_CLASSES + 1], g_class_gone[FLY_MAX_CLASSE
 static uint64_t g_class_aligned[FLY_MAX_CLASSES + 1], g_class_aligned_bytes[FLY_MAX_CLASSES + 1];
 static bool g_spilled;
 static uint32_t g_limit_permille = 500;
-static uint64_t g_limit_floor = (uint64_t)32 << 20;
+static uint64_t g_limit_floor = (uint64_t)4 << 20;
 
 void fly_bump_init(uint32_t permille, uint64_t floor_bytes)
 {

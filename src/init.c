@@ -63,7 +63,7 @@ void fly_init(void)
     fly_sizeclass_init(&po);
     fly_heap_init_default(&po, fly_maintain_release_os);
     fly_huge_init(po.po_huge_cache_bytes, fly_maintain_release_os);
-    fly_bump_init(po.po_bump_free_permille, (uint64_t)32 << 20);
+    fly_bump_init(po.po_bump_free_permille, (uint64_t)4 << 20);
     fly_tcache_init();
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
