@@ -140,6 +140,44 @@ int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_, size_
             "992: .balign 4\n"                                        \
             ".popsection\n")
 
+/* NUMA.  The topology is read once, on first use, from
+ * /sys/devices/system/node (or a test seam: FLYMALLOC_NUMA_TOPOLOGY,
+ * FLYMALLOC_NUMA_SYSFS).  Nodes and CPUs are the kernel's numbers. */
+#define FLY_NUMA_MAX_NODES 64
+#define FLY_NUMA_MAX_CPUS 1024
+typedef struct fly_numa_info {
+    int ni_nodes;                   /* node ids are below this */
+    int ni_synthetic;               /* 1: from a test seam (bindings are recorded, not made) */
+    uint64_t ni_online;             /* bit N: node N is online */
+    uint64_t ni_memory;             /* ... has memory */
+    uint64_t ni_allowed;            /* ... the process may allocate on it (cpuset, numactl) */
+    short ni_cpu_node[FLY_NUMA_MAX_CPUS];                      /* -1: no such CPU */
+    unsigned char ni_distance[FLY_NUMA_MAX_NODES][FLY_NUMA_MAX_NODES];   /* 0: unknown */
+} fly_numa_info_t;
+/* A snapshot of the topology; 0, or -1 if info is NULL. */
+int fly_numa_topology(fly_numa_info_t *info);
+/* Nodes with memory. */
+int fly_numa_node_count(void);
+/* The node of a CPU, of the calling thread's CPU, or -1. */
+int fly_numa_node_of_cpu(int cpu);
+int fly_numa_current_node(void);
+/* The kernel's distance between two nodes (10: the same node), or -1. */
+int fly_numa_distance(int a, int b);
+/* The node whose heap handed out p (for a block of no node's heap, the
+ * node holding its page), or -1 for a pointer flymalloc did not hand out. */
+int fly_numa_node_of(const void *p);
+/* Blocks from node's heap (its memory bound to the node as
+ * FLYMALLOC_NUMA_BIND says); NULL with errno EINVAL for a node the
+ * process may not use, ENOMEM when out of memory.  They are freed with
+ * free() like any other. */
+void *fly_malloc_node(size_t size, int node);
+void *fly_calloc_node(size_t nmemb, size_t size, int node);
+void *fly_aligned_alloc_node(size_t alignment, size_t size, int node);
+/* The calling thread allocates from node's heap from now on (its cache
+ * goes back to its old heap first); 0, or -1 with errno EINVAL (a node the
+ * process may not use) or ENOMEM. */
+int fly_thread_set_node(int node);
+
 #ifdef __cplusplus
 }
 #endif

@@ -51,7 +51,7 @@ FLY_NOINLINE void *fly_malloc_miss_os(size_t size, unsigned c)
 /* A large block from the calling thread's heap, through its cache. */
 static void *large_alloc_os(size_t size, size_t align, bool zero)
 {
-    return fly_large_alloc_os(fly_tcache_heap()->hp_vmem, fly_tcache_lcache(), size, align, zero);
+    return fly_large_alloc_os(fly_tcache_home_heap_os()->hp_vmem, fly_tcache_lcache(), size, align, zero);
 }
 
 static FLY_NOINLINE void *malloc_big_os(size_t size, bool zero)

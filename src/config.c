@@ -145,6 +145,8 @@ static void put_want(msg_t *m, const fly_option_t *op)
         }
         break;
     case FLY_OPT_TYPE_FILE:
+    case FLY_OPT_TYPE_NUMA:
+    case FLY_OPT_TYPE_TEXT:
         put_str(m, type_want[op->op_type]);
         break;
     case FLY_OPT_TYPE_POLICY:
@@ -217,6 +219,18 @@ static void store(fly_opt_t id, uint64_t v, const char *s, fly_policy_t *po, fly
     case FLY_OPT_PROFILE:
         se->se_profile = v == 1;
         break;
+    case FLY_OPT_NUMA:
+        fly_numa_parse_policy(s, &se->se_numa);
+        break;
+    case FLY_OPT_NUMA_BIND:
+        se->se_numa_bind = (uint32_t)v;
+        break;
+    case FLY_OPT_NUMA_TOPOLOGY:
+        se->se_numa_topology = s;
+        break;
+    case FLY_OPT_NUMA_SYSFS:
+        se->se_numa_sysfs = s;
+        break;
     case FLY_OPT_POLICY:              /* chosen first: choose_policy */
     case FLY_OPT_OBJECTIVE:
     case FLY_OPT_PROFILE_DIR:
@@ -241,7 +255,12 @@ static bool parse_value(fly_opt_t id, const char *s, uint64_t *v)
         *v = (uint64_t)w;
         return w >= 0;
     case FLY_OPT_TYPE_FILE:
+    case FLY_OPT_TYPE_TEXT:
         return *s != '\0';
+    case FLY_OPT_TYPE_NUMA: {
+        fly_numa_policy_t np;
+        return fly_numa_parse_policy(s, &np);
+    }
     case FLY_OPT_TYPE_POLICY:
         *v = fly_policy_find(s, strlen(s));
         return *v < FLY_POLICY_COUNT;
@@ -355,6 +374,7 @@ void fly_config_parse(char **env, const fly_program_t *pg, fly_policy_t *po, fly
 {
     choose_policy(env, pg, se);
     fly_policy_apply(se->se_policy, po);
+    se->se_numa_bind = (uint32_t)fly_option_default(FLY_OPT_NUMA_BIND);
     if (se->se_free_permille)
         po->po_bump_free_permille = se->se_free_permille;
     for (char **e = env; e && *e; e++) {

@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "profile.h"
 #include "common.h"
+#include "numa.h"
 #include "policy.h"
 
 /* One id per row of options.def: FLY_OPT_DECAY_MS, ... */
@@ -53,6 +54,10 @@ typedef struct fly_settings {
     bool se_profile;              /* FLYMALLOC_PROFILE=1: fold this run in at exit */
     uint64_t se_start_ms;         /* when the process started allocating (fly_now_ms) */
     char se_profile_path[512];    /* the program's profile in the user's store, or "" */
+    fly_numa_policy_t se_numa;    /* FLYMALLOC_NUMA */
+    uint32_t se_numa_bind;        /* FLYMALLOC_NUMA_BIND: FLY_NUMA_BIND_* */
+    const char *se_numa_topology; /* FLYMALLOC_NUMA_TOPOLOGY, or NULL */
+    const char *se_numa_sysfs;    /* FLYMALLOC_NUMA_SYSFS, or NULL */
 } fly_settings_t;
 /* The process's settings, read once by fly_init. */
 extern fly_settings_t fly_settings;

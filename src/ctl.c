@@ -33,6 +33,14 @@
  *                                 (FLYMALLOC_POLICY), seed (linked into the
  *                                 program), profile (its stored profile) or
  *                                 default
+ *   numa.nodes                    uint32: NUMA nodes with memory
+ *   numa.policy, numa.bind        char[]: FLYMALLOC_NUMA's mode (os, off,
+ *                                 local, interleave, weighted, fixed) and
+ *                                 FLYMALLOC_NUMA_BIND (none, advisory,
+ *                                 strict)
+ *   numa.binds, numa.bind_errors  uint64: regions bound to a node, and
+ *                                 bindings the kernel refused
+ *   numa.heaps.N.node             int32: the node heap N is bound to, or -1
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -43,6 +51,8 @@
 #include "config.h"
 #include "heap.h"
 #include "init.h"
+#include "node.h"
+#include "os.h"
 #include "tcache.h"
 #include <errno.h>
 #include <string.h>
@@ -76,6 +86,17 @@ static unsigned class_number(const char **name)
         return 0;
     *name = s + 1;
     return n;
+}
+
+/* "N." at *name (heaps count from 0): N, and *name moved past it. */
+static bool heap_number(const char **name, unsigned *i)
+{
+    if (**name == '0' && (*name)[1] == '.') {
+        *name += 2;
+        *i = 0;
+        return true;
+    }
+    return (*i = class_number(name)) != 0;
 }
 
 static int ctl_stats_os(const char *name, void *old, size_t *oldlen, const void *new_)
@@ -118,10 +139,8 @@ static int ctl_stats_os(const char *name, void *old, size_t *oldlen, const void 
     }
     if (strncmp(name, "heaps.", 6) == 0) {
         const char *field = name + 6;
-        unsigned i = 0;
-        if (*field == '0' && field[1] == '.')
-            field += 2;
-        else if ((i = class_number(&field)) == 0)
+        unsigned i;
+        if (!heap_number(&field, &i))
             return ENOENT;
         fly_heap_stats_t hs;
         if (fly_stats_heap(i, &hs) != 0)
@@ -235,6 +254,45 @@ static int read_text(const char *text, void *old, size_t *oldlen, const void *ne
     return 0;
 }
 
+static const char *const numa_modes[] = {
+    [FLY_NUMA_OS] = "os", [FLY_NUMA_OFF] = "off", [FLY_NUMA_LOCAL] = "local",
+    [FLY_NUMA_INTERLEAVE] = "interleave", [FLY_NUMA_WEIGHTED] = "weighted", [FLY_NUMA_FIXED] = "fixed",
+};
+static const char *const numa_binds[] = { "none", "advisory", "strict" };
+
+/* numa.nodes, numa.policy, numa.bind, numa.binds, numa.bind_errors,
+ * numa.heaps.N.node. */
+static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *new_)
+{
+    if (strcmp(name, "policy") == 0)
+        return read_text(numa_modes[fly_node_mode()], old, oldlen, new_);
+    if (strcmp(name, "bind") == 0)
+        return read_text(numa_binds[fly_node_bind()], old, oldlen, new_);
+    if (new_)
+        return EPERM;
+    if (strcmp(name, "nodes") == 0) {
+        uint32_t n = (uint32_t)__builtin_popcountll(fly_numa_topo()->nt_memory);
+        return read_value(old, oldlen, &n, sizeof(n));
+    }
+    fly_os_counters_t oc;
+    fly_os_counters(&oc);
+    if (strcmp(name, "binds") == 0)
+        return read_value(old, oldlen, &oc.oc_bind_calls, sizeof(uint64_t));
+    if (strcmp(name, "bind_errors") == 0)
+        return read_value(old, oldlen, &oc.oc_bind_errors, sizeof(uint64_t));
+    if (strncmp(name, "heaps.", 6) == 0) {
+        const char *field = name + 6;
+        unsigned i;
+        if (!heap_number(&field, &i))
+            return ENOENT;
+        if (strcmp(field, "node") != 0 || i >= fly_heap_count())
+            return ENOENT;
+        int32_t node = fly_heap_at(i)->hp_node;
+        return read_value(old, oldlen, &node, sizeof(node));
+    }
+    return ENOENT;
+}
+
 FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_,
                        size_t newlen)
 {
@@ -257,6 +315,8 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
         return read_text(fly_policy_catalog[fly_settings.se_policy].pe_name, old, oldlen, new_);
     if (strcmp(name, "policy.source") == 0)
         return read_text(fly_policy_source_name(fly_settings.se_policy_source), old, oldlen, new_);
+    if (strncmp(name, "numa.", 5) == 0)
+        return ctl_numa_os(name + 5, old, oldlen, new_);
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)

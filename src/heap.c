@@ -32,6 +32,7 @@ static void heap_setup(fly_heap_t *h, fly_vmem_t *vm, const fly_policy_t *po)
     memset(h, 0, sizeof(*h));
     h->hp_policy = *po;
     h->hp_vmem = vm;
+    h->hp_node = -1;
     fly_vmem_init(vm, h, po->po_decay_ms, heap_import_hook);
     fly_slab_init(&h->hp_slab, vm, po->po_engine == FLY_ENGINE_BUMP);
     fly_depot_init(&h->hp_depot, &h->hp_slab, po);
@@ -48,6 +49,12 @@ void fly_heap_init_default(const fly_policy_t *po, fly_vmem_import_fail_fn hook)
 
 fly_heap_t *fly_heap_create_os(const fly_policy_t *po)
 {
+    return fly_heap_create_placed_os(po, -1, NULL);
+}
+
+fly_heap_t *fly_heap_create_placed_os(const fly_policy_t *po, int node,
+                                      void (*place)(void *h, void *region, size_t size))
+{
     if (po->po_nclasses != fly_heap_default.hp_policy.po_nclasses ||
         memcmp(po->po_class_size, fly_heap_default.hp_policy.po_class_size,
                sizeof(po->po_class_size)) != 0 ||
@@ -62,6 +69,8 @@ fly_heap_t *fly_heap_create_os(const fly_policy_t *po)
         return NULL;
     }
     heap_setup(h, vm, po);
+    h->hp_node = node;
+    vm->vm_place = place;
     fly_lock(&heap_list_lock);
     uint32_t n = fly_heap_list_count;
     if (n < FLY_MAX_HEAPS) {

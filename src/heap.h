@@ -29,6 +29,7 @@ typedef struct fly_heap {
     fly_vmem_t *hp_vmem;
     fly_policy_t hp_policy;        /* frozen when the heap is made */
     uint32_t hp_index;             /* in the heap list: 0 is the default heap */
+    int32_t hp_node;               /* the NUMA node it is bound to (node.c), or -1 */
     /* Changed at run time (fly_ctl opt.tcache_bytes), atomic: */
     uint64_t hp_tcache_budget;     /* per-thread cache budget of threads on this heap */
     /* Maintenance state, atomic: */
@@ -44,6 +45,10 @@ void fly_heap_init_default(const fly_policy_t *po, fly_vmem_import_fail_fn hook)
 /* A new heap with its own arena.  po's class set must be the default
  * heap's.  NULL (errno ENOMEM) when out of memory or heaps. */
 fly_heap_t *fly_heap_create_os(const fly_policy_t *po);
+/* The same, its arena's new regions passed to place(h, region, size)
+ * before anything touches them, and hp_node set to node. */
+fly_heap_t *fly_heap_create_placed_os(const fly_policy_t *po, int node,
+                                      void (*place)(void *h, void *region, size_t size));
 /* Heaps made so far, and heap i of them (0: the default heap).  The list
  * is append-only and published with a release store of the count. */
 extern fly_heap_t *fly_heap_list[FLY_MAX_HEAPS];

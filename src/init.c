@@ -19,6 +19,7 @@
 #include "heap.h"
 #include "huge.h"
 #include "maintain.h"
+#include "node.h"
 #include "report.h"
 #include "sizeclass.h"
 #include "tcache.h"
@@ -64,6 +65,8 @@ void fly_init(void)
     fly_heap_init_default(&po, fly_maintain_release_os);
     fly_huge_init(po.po_huge_cache_bytes, fly_maintain_release_os);
     fly_bump_init(po.po_bump_free_permille, (uint64_t)4 << 20);
+    fly_numa_set_sources(fly_settings.se_numa_topology, fly_settings.se_numa_sysfs);
+    fly_node_init(&fly_settings.se_numa, fly_settings.se_numa_bind);
     fly_tcache_init();
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);

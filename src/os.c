@@ -11,6 +11,8 @@
 #include "lock.h"
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static fly_os_counters_t os_count;
 #ifdef FLY_DEBUG
@@ -106,6 +108,67 @@ bool fly_os_move(void *p, size_t oldsize, void *dst, size_t newsize)
     /* dst's old mapping (newsize) was replaced, p's (oldsize) is gone. */
     __atomic_fetch_sub(&os_count.oc_mapped_bytes, oldsize, __ATOMIC_RELAXED);
     return true;
+}
+
+/* The kernel's memory policy modes and get_mempolicy flags (numaif.h,
+ * which needs libnuma's headers). */
+#define MPOL_PREFERRED  1
+#define MPOL_BIND       2
+#define MPOL_INTERLEAVE 3
+#define MPOL_F_NODE     1
+#define MPOL_F_ADDR     2
+
+/* Simulated bindings: a table appended to and never emptied (regions are
+ * bound once, when mapped). */
+#define SIM_BINDS 4096
+static struct { uintptr_t start, end; uint64_t mask; } sim_bind[SIM_BINDS];
+static uint32_t sim_count;                 /* atomic: entries published */
+static uint32_t sim_claimed;               /* atomic: entries claimed */
+bool fly_os_bind_simulated;
+
+bool fly_os_bind(void *p, size_t size, uint64_t mask, int how)
+{
+    COUNT(oc_bind_calls, 1);
+    if (fly_os_bind_simulated) {
+        uint32_t i = __atomic_fetch_add(&sim_claimed, 1, __ATOMIC_RELAXED);
+        if (i >= SIM_BINDS) {
+            COUNT(oc_bind_errors, 1);
+            return false;
+        }
+        sim_bind[i].start = (uintptr_t)p;
+        sim_bind[i].end = (uintptr_t)p + size;
+        sim_bind[i].mask = mask;
+        /* Publish in order: a later entry waits for the earlier ones. */
+        while (__atomic_load_n(&sim_count, __ATOMIC_ACQUIRE) != i)
+            ;
+        __atomic_store_n(&sim_count, i + 1, __ATOMIC_RELEASE);
+        return true;
+    }
+    int mode = how == FLY_OS_BIND_STRICT ? MPOL_BIND
+             : how == FLY_OS_BIND_INTERLEAVE ? MPOL_INTERLEAVE : MPOL_PREFERRED;
+    int saved = errno;
+    long rc = syscall(SYS_mbind, p, size, mode, &mask, 65ul, 0u);
+    errno = saved;
+    if (rc != 0) {
+        COUNT(oc_bind_errors, 1);
+        return false;
+    }
+    return true;
+}
+
+int fly_os_node_of(const void *p)
+{
+    if (fly_os_bind_simulated) {
+        uint32_t n = __atomic_load_n(&sim_count, __ATOMIC_ACQUIRE);
+        for (uint32_t i = n; i-- > 0;)
+            if ((uintptr_t)p >= sim_bind[i].start && (uintptr_t)p < sim_bind[i].end)
+                return sim_bind[i].mask ? __builtin_ctzll(sim_bind[i].mask) : -1;
+        return -1;
+    }
+    int node = -1, saved = errno;
+    long rc = syscall(SYS_get_mempolicy, &node, NULL, 0ul, p, (unsigned long)(MPOL_F_NODE | MPOL_F_ADDR));
+    errno = saved;
+    return rc == 0 ? node : -1;
 }
 
 void fly_os_counters(fly_os_counters_t *out)

@@ -16,7 +16,13 @@ typedef struct fly_os_counters {
     uint64_t oc_madvise_calls, oc_madvise_bytes;
     uint64_t oc_mremap_calls, oc_mremap_bytes;
     uint64_t oc_mapped_bytes;               /* currently mapped */
+    uint64_t oc_bind_calls, oc_bind_errors; /* mbind, and those the kernel refused */
 } fly_os_counters_t;
+
+/* How fly_os_bind places memory. */
+#define FLY_OS_BIND_PREFERRED  1   /* the kernel prefers the node, falls back elsewhere */
+#define FLY_OS_BIND_STRICT     2   /* the kernel allocates on the nodes only */
+#define FLY_OS_BIND_INTERLEAVE 3   /* the kernel spreads pages over the nodes */
 
 /* Maps size bytes (multiple of FLY_PAGE) aligned to align (power of two,
  * at least FLY_PAGE), read-write, zero-filled; NULL if the OS refuses. */
@@ -30,5 +36,16 @@ bool fly_os_resize_inplace(void *p, size_t oldsize, size_t newsize);
  * fly_os_map_aligned), without copying; false if it cannot. */
 bool fly_os_move(void *p, size_t oldsize, void *dst, size_t newsize);
 void fly_os_counters(fly_os_counters_t *out);
+/* Binds the pages of [p, p + size), not yet touched, to the nodes of mask
+ * (FLY_OS_BIND_*); false (counted) if the kernel refuses.  Simulated
+ * (fly_os_bind_simulate), the binding is only recorded. */
+bool fly_os_bind(void *p, size_t size, uint64_t mask, int how);
+/* Set (before any binding) when the NUMA topology is synthetic: bindings
+ * are recorded instead of made. */
+extern bool fly_os_bind_simulated;
+/* The node holding p's page: the recorded binding's first node when
+ * simulated, else the kernel's answer (which faults the page in); -1 if
+ * unknown. */
+int fly_os_node_of(const void *p);
 
 #endif

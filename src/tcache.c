@@ -63,6 +63,7 @@
 #include "bump.h"
 #include "depot.h"
 #include "maintain.h"
+#include "node.h"
 #include "meta.h"
 #include "trace_hook.h"
 #include <errno.h>
@@ -230,6 +231,14 @@ static fly_tcache_t *tcache_create_os(fly_heap_t *h)
     return tc;
 }
 
+fly_heap_t *fly_tcache_home_heap_os(void)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (fly_likely(tc->tc_state == FLY_TC_LIVE))
+        return tc->tc_heap;
+    return fly_node_home_heap_os(tc->tc_heap);
+}
+
 void fly_tcache_init(void)
 {
     for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
@@ -377,11 +386,16 @@ static void bin_spill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
  * the zones of the heap it was on. */
 static void *uncached_malloc_os(fly_tcache_t *tc, size_t size, unsigned c)
 {
+    return fly_tcache_malloc_from_os(tc->tc_heap, size, c);
+}
+
+void *fly_tcache_malloc_from_os(fly_heap_t *h, size_t size, unsigned c)
+{
     void *p;
     __atomic_fetch_add(&tc_retired.nmalloc[c], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&tc_retired.requested[c], size, __ATOMIC_RELAXED);
     __atomic_fetch_add(&tc_retired.misses[c], 1, __ATOMIC_RELAXED);
-    if (fly_slab_fill_os(&tc->tc_heap->hp_slab, c, &p, 1))
+    if (fly_slab_fill_os(&h->hp_slab, c, &p, 1))
         return p;
     errno = ENOMEM;
     return NULL;
@@ -392,7 +406,8 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
     if (fly_unlikely(tc->tc_state != FLY_TC_LIVE)) {
-        if (tc->tc_state == FLY_TC_DEAD || (tc = tcache_create_os(tc->tc_heap)) == NULL)
+        if (tc->tc_state == FLY_TC_DEAD ||
+            (tc = tcache_create_os(fly_node_home_heap_os(tc->tc_heap))) == NULL)
             return NULL;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];

@@ -158,6 +158,10 @@ FLY_INLINE fly_heap_t *fly_tcache_heap(void)
     return fly_tc->tc_heap;
 }
 
+/* The heap the calling thread's large blocks come from: its cache's, or,
+ * before it has one, the heap its cache will be made on (node.h). */
+fly_heap_t *fly_tcache_home_heap_os(void);
+
 /* The calling thread's cache of large blocks, or NULL if it has no cache. */
 FLY_INLINE fly_lcache_t *fly_tcache_lcache(void)
 {
@@ -170,6 +174,10 @@ FLY_INLINE fly_lcache_t *fly_tcache_lcache(void)
  * a due tick, or the thread's first cache. */
 void *fly_tcache_malloc_slow_os(size_t size, unsigned c);
 void fly_tcache_free_slow_os(void *p, unsigned c);
+/* An object of class c for a request of size bytes straight from heap h's
+ * zones, counted like the caches' mallocs (a thread with no cache, or a
+ * block asked of another heap: fly_malloc_node). */
+void *fly_tcache_malloc_from_os(fly_heap_t *h, size_t size, unsigned c);
 /* The fast path's tick counter ran out: maintenance, then a normal pop. */
 void *fly_tcache_malloc_tick_os(size_t size, unsigned c);
 /* Gives the calling thread's cached objects back to the zones. */

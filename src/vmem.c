@@ -253,6 +253,8 @@ void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool 
             r = fly_os_map_aligned(FLY_REGION, FLY_REGION);
         if (r == NULL)
             return NULL;
+        if (vm->vm_place)
+            vm->vm_place(vm->vm_owner, r, FLY_REGION);
         fly_lock(&vm->vm_lock);
         if (!region_publish(vm, r)) {
             fly_unlock(&vm->vm_lock);

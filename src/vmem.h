@@ -34,6 +34,9 @@ typedef struct fly_vmem {
     /* Fixed at fly_vmem_init: */
     fly_vmem_import_fail_fn vm_import_failed;
     void *vm_owner;                    /* the heap served; vmem never reads it */
+    /* Set before the arena's first region, or NULL: called with each new
+     * region before anything touches it (NUMA placement, node.c). */
+    void (*vm_place)(void *owner, void *region, size_t size);
 } fly_vmem_t;
 
 typedef struct fly_vmem_stats {

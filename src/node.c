@@ -1,0 +1,130 @@
+/*
+ * node.c: heaps per NUMA node and thread placement (node.h).
+ */
+#define _GNU_SOURCE                 /* sched_getcpu */
+#include "node.h"
+#include "lock.h"
+#include "os.h"
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+static fly_numa_policy_t node_policy;
+static uint32_t node_binding;
+static fly_heap_t *node_heaps[FLY_NUMA_MAX_NODES];    /* published with a CAS */
+static fly_lock_t node_lock = FLY_LOCK_INITIALIZER;
+static int32_t node_credit[FLY_NUMA_MAX_NODES];       /* weighted turns, node_lock */
+static void place_interleaved_os(void *h, void *region, size_t size);
+
+void fly_node_init(const fly_numa_policy_t *np, uint32_t bind)
+{
+    node_policy = *np;
+    node_binding = bind;
+    if (np->np_mode == FLY_NUMA_INTERLEAVE || np->np_mode == FLY_NUMA_WEIGHTED)
+        fly_heap_default.hp_vmem->vm_place = place_interleaved_os;
+}
+
+uint32_t fly_node_mode(void)
+{
+    return node_policy.np_mode;
+}
+
+uint32_t fly_node_bind(void)
+{
+    return node_binding;
+}
+
+/* How regions are bound; interleaving with no binding asked for still
+ * prefers each region's node, or it would not interleave. */
+static int bind_how(bool interleaving)
+{
+    if (node_binding == FLY_NUMA_BIND_STRICT)
+        return FLY_OS_BIND_STRICT;
+    if (node_binding == FLY_NUMA_BIND_ADVISORY || interleaving)
+        return FLY_OS_BIND_PREFERRED;
+    return 0;
+}
+
+static void place_on_node_os(void *owner, void *region, size_t size)
+{
+    int how = bind_how(false);
+    if (how)
+        fly_os_bind(region, size, 1ull << ((fly_heap_t *)owner)->hp_node, how);
+}
+
+/* The next node in turn: smooth weighted round robin over the usable
+ * nodes (every weight 1 under `interleave`; a node without a weight gets
+ * none under `weighted`). */
+static int next_node(const fly_numa_topo_t *t)
+{
+    int best = -1;
+    int32_t total = 0;
+    fly_lock(&node_lock);
+    for (int n = 0; n < (int)t->nt_nodes; n++) {
+        if (!fly_numa_usable(t, n))
+            continue;
+        int32_t w = node_policy.np_mode == FLY_NUMA_WEIGHTED ? node_policy.np_weight[n] : 1;
+        if (w == 0)
+            continue;
+        node_credit[n] += w;
+        total += w;
+        if (best < 0 || node_credit[n] > node_credit[best])
+            best = n;
+    }
+    if (best >= 0)
+        node_credit[best] -= total;
+    fly_unlock(&node_lock);
+    return best;
+}
+
+static void place_interleaved_os(void *owner, void *region, size_t size)
+{
+    (void)owner;
+    int node = next_node(fly_numa_topo());
+    if (node >= 0)
+        fly_os_bind(region, size, 1ull << node, bind_how(true));
+}
+
+fly_heap_t *fly_node_heap_os(int node)
+{
+    if (!fly_numa_usable(fly_numa_topo(), node)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fly_heap_t *h = __atomic_load_n(&node_heaps[node], __ATOMIC_ACQUIRE);
+    if (h)
+        return h;
+    fly_policy_t po = fly_heap_default.hp_policy;
+    po.po_engine = FLY_ENGINE_SLAB;
+    fly_heap_t *made = fly_heap_create_placed_os(&po, node, place_on_node_os);
+    if (made == NULL)
+        return NULL;
+    /* Two threads may make one at once: the loser's stays unused (heaps
+     * are never freed). */
+    if (__atomic_compare_exchange_n(&node_heaps[node], &h, made, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return made;
+    return h;
+}
+
+int fly_node_current(void)
+{
+    return fly_numa_cpu_node(fly_numa_topo(), sched_getcpu());
+}
+
+fly_heap_t *fly_node_home_heap_os(fly_heap_t *cur)
+{
+    int node;
+    switch (node_policy.np_mode) {
+    case FLY_NUMA_LOCAL:
+        node = fly_node_current();
+        break;
+    case FLY_NUMA_FIXED:
+        node = (int)node_policy.np_node;
+        break;
+    default:
+        return cur;
+    }
+    fly_heap_t *h = node >= 0 ? fly_node_heap_os(node) : NULL;
+    return h ? h : cur;
+}

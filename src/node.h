@@ -1,0 +1,36 @@
+/*
+ * node.h: a heap per NUMA node, and which heap a thread allocates from
+ * under the placement the user asked for (node.c).
+ *
+ * A node's heap is made on first use, with the default heap's policy on
+ * the slab engine, and every region its arena maps is bound to the node
+ * (FLYMALLOC_NUMA_BIND) before anything touches it, so binding is per
+ * 64 MiB region, never per object.  Under `local` a thread's cache is made
+ * on the heap of the node it runs on when it first allocates; under
+ * `fixed:N`, on node N's; under `interleave` and `weighted` the default
+ * heap's regions are bound to the allowed nodes in turn.  A block freed on
+ * another node's thread enters that thread's magazines and goes back to
+ * its own heap's zones, a magazine at a time, when it leaves them (the
+ * slab layer finds its heap from its region in O(1)).
+ */
+#ifndef FLY_NODE_H
+#define FLY_NODE_H
+
+#include "heap.h"
+#include "numa.h"
+
+/* The placement (fly_init, before the first region is mapped). */
+void fly_node_init(const fly_numa_policy_t *np, uint32_t bind);
+/* Node node's heap, made on first use; NULL with errno EINVAL for a node
+ * the process may not use, ENOMEM when none can be made. */
+fly_heap_t *fly_node_heap_os(int node);
+/* The heap a thread about to make its cache should use: cur, or a node's
+ * heap under `local` and `fixed`. */
+fly_heap_t *fly_node_home_heap_os(fly_heap_t *cur);
+/* The node the calling thread runs on, or -1. */
+int fly_node_current(void);
+/* FLYMALLOC_NUMA's mode (FLY_NUMA_*) and binding (FLY_NUMA_BIND_*). */
+uint32_t fly_node_mode(void);
+uint32_t fly_node_bind(void);
+
+#endif
