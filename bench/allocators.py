@@ -126,16 +126,25 @@ def resolve(names, so_specs=()):
             continue
         seen.add(name)
         if ":" in name:
-            # flymalloc:POLICY, flymalloc under one of its policies
-            base, policy = name.split(":", 1)
+            # flymalloc:POLICY, flymalloc under one of its policies, and/or
+            # settings: flymalloc:numa=local+numa_topology=0/1 sets
+            # FLYMALLOC_NUMA and FLYMALLOC_NUMA_TOPOLOGY ('+' between items)
+            base, spec = name.split(":", 1)
             found, lost = resolve([base], so_specs)
-            if base != "flymalloc" or not policy:
-                missing.append((name, "only flymalloc takes a policy (flymalloc:NAME)"))
+            env = {}
+            for item in spec.split("+") if spec else []:
+                if "=" in item:
+                    key, value = item.split("=", 1)
+                    env["FLYMALLOC_" + key.upper()] = value
+                elif item:
+                    env["FLYMALLOC_POLICY"] = item
+            if base != "flymalloc" or not env:
+                missing.append((name, "only flymalloc takes a policy or settings (flymalloc:NAME, flymalloc:setting=value+...)"))
             elif lost:
                 missing.append((name, lost[0][1]))
             else:
-                a = Allocator(name, found[0].lib, found[0].package, {"FLYMALLOC_POLICY": policy})
-                a.version = "%s, policy %s" % (found[0].version, policy)
+                a = Allocator(name, found[0].lib, found[0].package, env)
+                a.version = "%s, %s" % (found[0].version, " ".join("%s=%s" % kv for kv in sorted(env.items())))
                 present.append(a)
             continue
         if name in extra:

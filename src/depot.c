@@ -39,6 +39,7 @@ void fly_depot_init(fly_depot_t *dp, fly_slab_t *sl, const fly_policy_t *po)
 {
     memset(dp, 0, sizeof(*dp));
     dp->dp_slab = sl;
+    sl->sl_depot = dp;
     /* The base: a quarter of the budget over 2 magazines of every class. */
     uint64_t base_bytes = po->po_tcache_bytes / (4 * 2 * po->po_nclasses);
     uint64_t max_rounds = FLY_MIN(po->po_mag_max_rounds, UINT16_MAX);
@@ -164,11 +165,21 @@ fly_mag_t *fly_depot_refill_os(fly_depot_t *dp, unsigned c, fly_mag_t *empty, un
 
 fly_mag_t *fly_depot_exchange_full_os(fly_depot_t *dp, unsigned c, fly_mag_t *full)
 {
+    /* A magazine wholly of another heap (a NUMA node's blocks freed on
+     * another node) goes home whole, to that heap's depot, when its
+     * magazines are the same size; otherwise foreign rounds go back to
+     * their zones. */
+    fly_slab_t *home = fly_slab_foreign_home(dp->dp_slab, c, full->m_objs, full->m_rounds);
+    fly_depot_t *home_depot = home ? home->sl_depot : NULL;
+    if (home_depot && home_depot->dp_class[c].dc_mag_cap == dp->dp_class[c].dc_mag_cap) {
+        dp = home_depot;
+    } else {
+        full->m_rounds = fly_slab_keep_own(dp->dp_slab, c, full->m_objs, full->m_rounds);
+        if (full->m_rounds == 0)    /* every round was another heap's: it is empty now */
+            return full;
+    }
     fly_depot_class_t *dc = &dp->dp_class[c];
     fly_zone_t *released = NULL;
-    full->m_rounds = fly_slab_keep_own(dp->dp_slab, c, full->m_objs, full->m_rounds);
-    if (full->m_rounds == 0)        /* every round was another heap's: it is empty now */
-        return full;
     lock_counted(dp, c);
     fly_mag_t *empty = dc->dc_empty;
     if (empty && depot_has_room(dc, c, full)) {

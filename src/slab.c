@@ -251,21 +251,56 @@ unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n)
 {
     if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1))
         return n;
-    unsigned own = 0;
-    for (unsigned i = 0; i < n; i++) {
+    /* Foreign objects are gathered at the back, then sent home one heap at
+     * a time: a lock per home, not per object. */
+    unsigned own = 0, back = n;
+    for (unsigned i = 0; i < back;) {
         void *p = objs[i];
         fly_zone_t *z;
         uint32_t idx;
         const char *bad = bad_free_reason(p, c, &z, &idx);
         if (bad)
             fly_panic_ptr("free", bad, p);
-        fly_slab_t *home = z->z_slab;
-        if (home == sl)
+        if (z->z_slab == sl) {
             objs[own++] = p;
-        else
-            put_own(home, c, &p, 1);
+            i++;
+        } else {
+            objs[i] = objs[--back];
+            objs[back] = p;
+        }
+    }
+    while (back < n) {
+        fly_slab_t *home = fly_slab_of(objs[back]);
+        unsigned same = back;
+        for (unsigned i = back; i < n; i++) {
+            void *p = objs[i];
+            if (fly_slab_of(p) == home) {
+                objs[i] = objs[same];
+                objs[same++] = p;
+            }
+        }
+        put_own(home, c, objs + back, same - back);
+        back = same;
     }
     return own;
+}
+
+fly_slab_t *fly_slab_foreign_home(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n)
+{
+    if (fly_likely(__atomic_load_n(&slab_count, __ATOMIC_RELAXED) <= 1) || n == 0)
+        return NULL;
+    fly_slab_t *home = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        fly_zone_t *z;
+        uint32_t idx;
+        const char *bad = bad_free_reason(objs[i], c, &z, &idx);
+        if (bad)
+            fly_panic_ptr("free", bad, objs[i]);
+        if (z->z_slab == sl || (home && z->z_slab != home))
+            return NULL;
+        home = z->z_slab;
+    }
+    return home;
 }
 
 /* Gives the bump engine's objects of objs[0..n) back to it and packs the

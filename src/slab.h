@@ -27,6 +27,7 @@ typedef struct fly_slab {
     fly_slab_class_t sl_class[FLY_MAX_CLASSES + 1];
     struct fly_vmem *sl_vmem;    /* where zones come from and go back to; fixed */
     bool sl_bump;                /* fills come from the bump engine until it spills */
+    void *sl_depot;              /* the depot over this slab (set by the depot) */
 } fly_slab_t;
 
 /* Makes sl empty, taking zones from vm, and filling from the bump engine
@@ -53,6 +54,10 @@ void fly_slab_put(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n);
  * them and packs sl's own at the front; returns how many are sl's.  With a
  * single slab in the process nothing is looked at. */
 unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n);
+/* The slab all of objs[0..n) belong to when that is one slab other than
+ * sl, else NULL (with a single slab in the process nothing is looked at).
+ * Panics on an object of no live zone of class c. */
+fly_slab_t *fly_slab_foreign_home(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n);
 /* Checks that p is the start of an object in a live zone of class c. */
 bool fly_slab_valid(const void *p, unsigned c);
 /* The slab whose zone holds p (p passed fly_slab_valid for some class). */
