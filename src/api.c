@@ -143,6 +143,8 @@ static size_t usable_size(const void *p, const char *fname)
             return fly_classes[pc].cl_size;
         if (pc == FLY_PC_LARGE && ((uintptr_t)p & (FLY_PAGE - 1)) == 0)
             return fly_large_usable(p);
+        if (pc == FLY_PC_FREED_LARGE && ((uintptr_t)p & (FLY_PAGE - 1)) == 0)
+            fly_panic_ptr(fname, "double free", p);
     }
     fly_panic_ptr(fname, "invalid pointer", p);
 }
@@ -316,16 +318,31 @@ FLY_EXPORT size_t fly_malloc_usable_size(void *p)
     return p ? usable_size(p, "malloc_usable_size") : 0;
 }
 
+/* free_sized's promise (C23): size is what p was allocated with.  A size
+ * the block cannot have been asked for aborts: larger than the block, or,
+ * for a small block from malloc, calloc or realloc, of another class. */
+static void check_size(void *p, size_t size, bool aligned, const char *fname)
+{
+    size_t usable = usable_size(p, fname);
+    bool ok = size <= usable;
+    if (ok && !aligned && usable <= FLY_SMALL_MAX)
+        ok = fly_class_of(FLY_MAX(size, 1)) == fly_class_of(usable);
+    if (!ok)
+        fly_panic_ptr(fname, "wrong size for block", p);
+}
+
 FLY_EXPORT void fly_free_sized(void *p, size_t size)
 {
-    (void)size;
+    if (p)
+        check_size(p, size, false, "free_sized");
     fly_free_inline(p, "free_sized");
 }
 
 FLY_EXPORT void fly_free_aligned_sized(void *p, size_t alignment, size_t size)
 {
     (void)alignment;
-    (void)size;
+    if (p)
+        check_size(p, size, true, "free_aligned_sized");
     fly_free_inline(p, "free_aligned_sized");
 }
 
