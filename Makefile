@@ -28,6 +28,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(DATADIR)/doc/flymalloc
 MANDIR     ?= $(DATADIR)/man
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
 
 .PHONY: all test bench bench-deps clean install uninstall
@@ -87,7 +88,7 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
             -e 's|@SOMAJOR@|$(SOMAJOR)|g'
 INSTALLED_DOCS = README.md docs/design.md docs/measuring.md docs/policies.md docs/trace-format.md \
-                 docs/benchmarks.md
+                 docs/benchmarks.md docs/numa.md docs/tuning.md
 
 # What install needs (not the sanitizer builds, which are only for tests).
 INSTALLABLES = $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
@@ -95,8 +96,10 @@ INSTALLABLES = $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefix
 install: $(INSTALLABLES)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/flymalloc \
 	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/flymalloc/tools \
-	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(COMPLETIONDIR)
 	install -m 644 man/flymalloc.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 pkg/flymalloc.bash-completion $(DESTDIR)$(COMPLETIONDIR)/flymalloc
 	install -m 644 man/flymalloc.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 $(B)/man/flymalloc.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 755 $(B)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION)
@@ -116,7 +119,8 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(SOMAJOR) \
 	    $(DESTDIR)$(LIBDIR)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.a \
 	    $(DESTDIR)$(LIBDIR)/libflymalloc-prefixed.a $(DESTDIR)$(INCLUDEDIR)/flymalloc.h \
-	    $(DESTDIR)$(BINDIR)/flymalloc $(DESTDIR)$(LIBDIR)/pkgconfig/flymalloc.pc
+	    $(DESTDIR)$(BINDIR)/flymalloc $(DESTDIR)$(LIBDIR)/pkgconfig/flymalloc.pc \
+	    $(DESTDIR)$(COMPLETIONDIR)/flymalloc
 	rm -f $(DESTDIR)$(MANDIR)/man1/flymalloc.1 $(DESTDIR)$(MANDIR)/man3/flymalloc.3 \
 	    $(DESTDIR)$(MANDIR)/man7/flymalloc.7
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/flymalloc $(DESTDIR)$(DATADIR)/flymalloc $(DESTDIR)$(DOCDIR)

@@ -32,7 +32,9 @@
  *       runs CMD under every policy and pins the best in its profile.
  *   flymalloc seed PROGRAM POLICY, flymalloc forget PROGRAM
  *       pin a policy in PROGRAM's profile, or remove the profile.
- * The policy commands are in policy_cmd.c.
+ *   flymalloc help [COMMAND], flymalloc --version
+ * The commands' table below holds each one's synopsis and help text.  The
+ * policy commands are in policy_cmd.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,22 +48,30 @@
 #include <unistd.h>
 #include "tools.h"
 
-static void usage(FILE *f)
+/* The commands: name, synopsis, what it does (for `flymalloc help CMD`). */
+typedef struct {
+    const char *c_name, *c_synopsis, *c_help;
+    int (*c_run)(int argc, char **argv);
+} command_t;
+
+static const command_t *find_command(const char *name);
+
+static void usage(FILE *f);
+
+static int cmd_help(int argc, char **argv)
 {
-    fprintf(f, "usage: flymalloc run [--stats|--stats=json|--help] -- CMD [ARGS...]\n"
-               "       flymalloc trace -o FILE -- CMD [ARGS...]\n"
-               "       flymalloc replay FILE [--allocator A | --compare A,B,...] [--json OUT]\n"
-               "       flymalloc analyze FILE [-o OUT.json]\n"
-               "       flymalloc report FILE [-o OUT.html] [--compare A,B,...]\n"
-               "       flymalloc bench [--quick] [--only W1,W2] [--allocators A,B] "
-               "[--repeat N] [--so NAME=PATH]\n"
-               "       flymalloc policies [--names]\n"
-               "       flymalloc policy PROGRAM\n"
-               "       flymalloc profile -- CMD [ARGS...]\n"
-               "       flymalloc tune [--objective time|memory|balanced] [--repeat N] -- CMD [ARGS...]\n"
-               "       flymalloc seed PROGRAM POLICY\n"
-               "       flymalloc forget PROGRAM\n"
-               "       flymalloc --version\n");
+    if (argc == 0) {
+        usage(stdout);
+        printf("\n`flymalloc help COMMAND` says what a command does.\n");
+        return 0;
+    }
+    const command_t *c = find_command(argv[0]);
+    if (c == NULL) {
+        fprintf(stderr, "flymalloc: no command %s (flymalloc help lists them)\n", argv[0]);
+        return 2;
+    }
+    printf("usage: flymalloc %s\n\n%s", c->c_synopsis, c->c_help);
+    return 0;
 }
 
 /* The settings' table, the library's own (one row per FLYMALLOC_* variable). */
@@ -276,46 +286,106 @@ static int cmd_bench(int argc, char **argv)
     return 127;
 }
 
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    char lib[PATH_MAX + 32];
+    int found = fly_library_path(lib, sizeof(lib));
+    printf("flymalloc %s (library: %s)\n", FLY_VERSION, found == 0 ? lib : "not found");
+    return 0;
+}
+
+static const command_t commands[] = {
+    { "run", "run [--stats|--stats=json|--help] -- CMD [ARGS...]",
+      "Runs CMD with flymalloc preloaded (LD_PRELOAD of the library beside this\n"
+      "program, or the installed one), so CMD and every process it starts allocate\n"
+      "with flymalloc.  --stats prints the statistics at exit (FLYMALLOC_STATS=1),\n"
+      "--stats=json as JSON.  --help lists every FLYMALLOC_* setting with its\n"
+      "default and values; set them in the environment.\n",
+      cmd_run },
+    { "trace", "trace -o FILE -- CMD [ARGS...]",
+      "Runs CMD on flymalloc recording every allocation event (malloc, free,\n"
+      "realloc, aligned allocations, thread exits) into FILE, a compact binary\n"
+      "trace (docs/trace-format.md) for analyze, replay and report.\n",
+      fly_cmd_trace },
+    { "replay", "replay FILE [--allocator A | --compare A,B,...] [--json OUT]",
+      "Replays a trace's allocations, with their threads and sizes, against an\n"
+      "allocator (flymalloc, glibc, jemalloc, mimalloc, tcmalloc, or a library\n"
+      "path), or several in turn, and reports time and peak RSS for each.\n",
+      fly_cmd_replay },
+    { "analyze", "analyze FILE [-o OUT.json]",
+      "A trace's figures as JSON: sizes, lifetimes, threads, live bytes over\n"
+      "time, the peak.\n",
+      fly_cmd_analyze },
+    { "report", "report FILE [-o OUT.html] [--compare A,B,...]",
+      "One self-contained HTML page of plots from a trace (and replays against\n"
+      "other allocators with --compare).\n",
+      cmd_report },
+    { "bench", "bench [--quick] [--only W1,W2] [--allocators A,B] [--repeat N] [--so NAME=PATH]",
+      "Runs the benchmark suite (bench/run.sh): workloads and real programs under\n"
+      "each allocator, interleaved repetitions, medians of time and peak RSS.\n"
+      "flymalloc:POLICY or flymalloc:setting=value+... in --allocators runs\n"
+      "flymalloc under a policy or settings.\n",
+      cmd_bench },
+    { "policies", "policies [--names]",
+      "Lists the catalogue of allocation policies: name, the sizes and programs\n"
+      "each suits, what it changes.  --names prints only the names.\n",
+      fly_cmd_policies },
+    { "policy", "policy PROGRAM",
+      "Says which policy PROGRAM runs under here and why: FLYMALLOC_POLICY, the\n"
+      "seed linked into it, its stored profile (with the figures and flags), or\n"
+      "default.\n",
+      fly_cmd_policy },
+    { "profile", "profile -- CMD [ARGS...]",
+      "Runs CMD with FLYMALLOC_PROFILE=1: at exit its allocation figures are\n"
+      "folded into its stored profile (keyed by its build-id), which chooses the\n"
+      "policy of its later runs.\n",
+      fly_cmd_profile },
+    { "tune", "tune [--objective time|memory|balanced] [--repeat N] -- CMD [ARGS...]",
+      "Runs CMD under every policy, rounds interleaved, prints each policy's\n"
+      "median time and peak RSS and the score for the objective, and pins the\n"
+      "best in CMD's profile.\n",
+      fly_cmd_tune },
+    { "seed", "seed PROGRAM POLICY",
+      "Pins POLICY in PROGRAM's stored profile: its later runs use it.\n",
+      fly_cmd_seed },
+    { "forget", "forget PROGRAM",
+      "Removes PROGRAM's stored profile: its later runs use the default again.\n",
+      fly_cmd_forget },
+    { "help", "help [COMMAND]",
+      "Lists the commands, or says what one does.\n",
+      cmd_help },
+    { "--version", "--version",
+      "Prints the version and which library the launcher preloads.\n",
+      cmd_version },
+};
+
+static const command_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].c_name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "%s flymalloc %s\n", i ? "      " : "usage:", commands[i].c_synopsis);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
-    if (strcmp(argv[1], "trace") == 0)
-        return fly_cmd_trace(argc - 2, argv + 2);
-    if (strcmp(argv[1], "replay") == 0)
-        return fly_cmd_replay(argc - 2, argv + 2);
-    if (strcmp(argv[1], "analyze") == 0)
-        return fly_cmd_analyze(argc - 2, argv + 2);
-    if (strcmp(argv[1], "report") == 0)
-        return cmd_report(argc - 2, argv + 2);
-    if (strcmp(argv[1], "bench") == 0)
-        return cmd_bench(argc - 2, argv + 2);
-    if (strcmp(argv[1], "policies") == 0)
-        return fly_cmd_policies(argc - 2, argv + 2);
-    if (strcmp(argv[1], "policy") == 0)
-        return fly_cmd_policy(argc - 2, argv + 2);
-    if (strcmp(argv[1], "profile") == 0)
-        return fly_cmd_profile(argc - 2, argv + 2);
-    if (strcmp(argv[1], "tune") == 0)
-        return fly_cmd_tune(argc - 2, argv + 2);
-    if (strcmp(argv[1], "seed") == 0)
-        return fly_cmd_seed(argc - 2, argv + 2);
-    if (strcmp(argv[1], "forget") == 0)
-        return fly_cmd_forget(argc - 2, argv + 2);
-    if (strcmp(argv[1], "--version") == 0) {
-        char lib[PATH_MAX + 32];
-        int found = fly_library_path(lib, sizeof(lib));
-        printf("flymalloc %s (library: %s)\n", FLY_VERSION, found == 0 ? lib : "not found");
-        return 0;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
+    if (strcmp(argv[1], "--help") == 0)
+        return cmd_help(0, NULL);
+    const command_t *c = find_command(argv[1]);
+    if (c)
+        return c->c_run(argc - 2, argv + 2);
     fprintf(stderr, "flymalloc: unknown command %s\n", argv[1]);
     usage(stderr);
     return 2;

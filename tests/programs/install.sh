@@ -27,6 +27,13 @@ readelf -d "$LIBDIR/libflymalloc.so.1.0.0" | grep -q 'SONAME.*\[libflymalloc.so.
 for s in 1 3 7; do
     [ -f "$P/share/man/man$s/flymalloc.$s" ] || fail "man page flymalloc($s) not installed"
 done
+comp=$P/share/bash-completion/completions/flymalloc
+[ -f "$comp" ] || fail "bash completion not installed"
+# It loads, completes the commands, and a policy name after "seed PROGRAM".
+got=$(PATH=$P/bin:$PATH bash -c '. "$1"; COMP_WORDS=(flymalloc po); COMP_CWORD=1; _flymalloc;
+       echo "${COMPREPLY[*]}"; COMP_WORDS=(flymalloc seed ls com); COMP_CWORD=3; _flymalloc;
+       echo "${COMPREPLY[*]}"' _ "$comp" 2>&1)
+[ "$got" = "$(printf 'policies policy\ncompact')" ] || fail "bash completion gave: $got"
 if command -v man >/dev/null; then
     MANPATH=$P/share/man man -w 7 flymalloc >/dev/null 2>&1 || fail "man does not find flymalloc(7)"
 fi
