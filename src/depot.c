@@ -172,6 +172,7 @@ fly_mag_t *fly_depot_exchange_full_os(fly_depot_t *dp, unsigned c, fly_mag_t *fu
     fly_slab_t *home = fly_slab_foreign_home(dp->dp_slab, c, full->m_objs, full->m_rounds);
     fly_depot_t *home_depot = home ? home->sl_depot : NULL;
     if (home_depot && home_depot->dp_class[c].dc_mag_cap == dp->dp_class[c].dc_mag_cap) {
+        __atomic_fetch_add(&home->sl_came_home, full->m_rounds, __ATOMIC_RELAXED);
         dp = home_depot;
     } else {
         full->m_rounds = fly_slab_keep_own(dp->dp_slab, c, full->m_objs, full->m_rounds);

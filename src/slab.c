@@ -280,6 +280,7 @@ unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n)
             }
         }
         put_own(home, c, objs + back, same - back);
+        __atomic_fetch_add(&home->sl_came_home, same - back, __ATOMIC_RELAXED);
         back = same;
     }
     return own;

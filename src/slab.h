@@ -28,6 +28,7 @@ typedef struct fly_slab {
     struct fly_vmem *sl_vmem;    /* where zones come from and go back to; fixed */
     bool sl_bump;                /* fills come from the bump engine until it spills */
     void *sl_depot;              /* the depot over this slab (set by the depot) */
+    uint64_t sl_came_home;       /* objects sent back from other heaps' caches (atomic) */
 } fly_slab_t;
 
 /* Makes sl empty, taking zones from vm, and filling from the bump engine

@@ -141,6 +141,7 @@ int fly_stats_heap(uint32_t i, fly_heap_stats_t *hs)
     hs->hs_purges = vs.vs_purges;
     hs->hs_purged_bytes = vs.vs_purged_bytes;
     hs->hs_reaps = __atomic_load_n(&h->hp_reaps, __ATOMIC_RELAXED);
+    hs->hs_came_home = __atomic_load_n(&h->hp_slab.sl_came_home, __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -76,6 +76,7 @@ typedef struct fly_heap_stats {
     uint64_t hs_dirty_bytes, hs_cold_bytes, hs_mapped_bytes;
     uint64_t hs_purges, hs_purged_bytes;
     uint64_t hs_reaps;           /* maintenance passes that reaped its depot */
+    uint64_t hs_came_home;       /* its objects freed on other heaps' threads that came back */
 } fly_heap_stats_t;
 
 #define FLY_HEAP_STATS_FIELDS(X)                          \
@@ -88,7 +89,8 @@ typedef struct fly_heap_stats {
     X(mapped_bytes, hs_mapped_bytes)                      \
     X(purges, hs_purges)                                  \
     X(purged_bytes, hs_purged_bytes)                      \
-    X(reaps, hs_reaps)
+    X(reaps, hs_reaps)                                    \
+    X(came_home, hs_came_home)
 
 /* Heaps there are now. */
 uint32_t fly_stats_heaps(void);

@@ -232,6 +232,13 @@ static void api(void)
     fly_malloc_trim(0);
     CHECK(heap_small_out(0) == 0 && heap_small_out(1) == 0, "blocks did not go home: node 0 holds %d, node 1 %d",
           heap_small_out(0), heap_small_out(1));
+    for (uint32_t i = 0; i < fly_heap_count(); i++) {
+        fly_heap_stats_t hs;
+        fly_stats_heap(i, &hs);
+        if (fly_heap_at(i)->hp_node >= 0)
+            CHECK(hs.hs_came_home >= 2000, "node %d's heap counts %llu blocks come home, want 2000 or more",
+                  fly_heap_at(i)->hp_node, (unsigned long long)hs.hs_came_home);
+    }
     fly_os_counters_t oc;
     fly_os_counters(&oc);
     CHECK(oc.oc_bind_calls >= 2 && oc.oc_bind_errors == 0, "binds %llu, errors %llu",
