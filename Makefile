@@ -13,6 +13,7 @@ OBJS     = $(SRCS:src/%.c=$(B)/obj/%.o)
 POBJS    = $(SRCS:src/%.c=$(B)/pobj/%.o)
 TOBJS    = $(SRCS:src/%.c=$(B)/tsan/%.o)
 UOBJS    = $(SRCS:src/%.c=$(B)/ubsan/%.o)
+AOBJS    = $(SRCS:src/%.c=$(B)/asan/%.o)
 HDRS     = $(wildcard src/*.h) src/options.def src/policies.def include/flymalloc.h
 
 # The library's version; its SONAME is libflymalloc.so.$(SOMAJOR).
@@ -33,7 +34,8 @@ DESTDIR    ?=
 
 .PHONY: all test bench bench-deps clean install uninstall
 all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
-     $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/flymalloc $(B)/man/flymalloc.7
+     $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/libflymalloc-asan.a $(B)/flymalloc \
+     $(B)/man/flymalloc.7
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -49,6 +51,11 @@ $(B)/ubsan/%.o: src/%.c $(HDRS)
 	$(CC) -O1 -g $(LIBFLAGS) -DFLY_PREFIXED_ONLY -DFLY_DEBUG -fsanitize=undefined \
 	    -fno-sanitize-recover=undefined -c $< -o $@
 
+$(B)/asan/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(LIBFLAGS) -DFLY_PREFIXED_ONLY -DFLY_DEBUG -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined -fno-omit-frame-pointer -c $< -o $@
+
 $(B)/libflymalloc.so: $(OBJS)
 	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc.so.$(SOMAJOR) -o $@ $^ -lpthread
 	ln -sf libflymalloc.so $(B)/libflymalloc.so.$(SOMAJOR)
@@ -61,6 +68,9 @@ $(B)/libflymalloc-tsan.a: $(TOBJS)
 # UBSan and the debug assertions (among them: no lock held on entry to the
 # os layer), for the unit and stress tests.
 $(B)/libflymalloc-ubsan.a: $(UOBJS)
+	rm -f $@ && ar rcs $@ $^
+# AddressSanitizer and UBSan, for the stress tests (tests/debug/test_asan_stress.sh).
+$(B)/libflymalloc-asan.a: $(AOBJS)
 	rm -f $@ && ar rcs $@ $^
 TOOL_SRCS = $(wildcard tools/*.c)
 # The library's profile reader and dispatch rule, shared with the launcher.
