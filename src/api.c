@@ -22,6 +22,7 @@
  * fly_trace_wanted() first and hand the call to their fly_traced_* twin.
  */
 #include "flymalloc.h"
+#include "background.h"
 #include "bump.h"
 #include "huge.h"
 #include "init.h"
@@ -43,6 +44,8 @@ FLY_NOINLINE void *fly_malloc_miss_os(size_t size, unsigned c)
         fly_init();
         c = fly_class_of(size);
     }
+    if (fly_unlikely(fly_background_wanted))
+        fly_background_start();
     if (fly_trace_wanted())
         return fly_traced_malloc(size);
     return fly_tcache_malloc_slow_os(size, c);

@@ -231,6 +231,9 @@ static void store(fly_opt_t id, uint64_t v, const char *s, fly_policy_t *po, fly
     case FLY_OPT_NUMA_SYSFS:
         se->se_numa_sysfs = s;
         break;
+    case FLY_OPT_BACKGROUND:
+        se->se_background = v == 1;
+        break;
     case FLY_OPT_POLICY:              /* chosen first: choose_policy */
     case FLY_OPT_OBJECTIVE:
     case FLY_OPT_PROFILE_DIR:

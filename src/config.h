@@ -58,6 +58,7 @@ typedef struct fly_settings {
     uint32_t se_numa_bind;        /* FLYMALLOC_NUMA_BIND: FLY_NUMA_BIND_* */
     const char *se_numa_topology; /* FLYMALLOC_NUMA_TOPOLOGY, or NULL */
     const char *se_numa_sysfs;    /* FLYMALLOC_NUMA_SYSFS, or NULL */
+    bool se_background;           /* FLYMALLOC_BACKGROUND=1 */
 } fly_settings_t;
 /* The process's settings, read once by fly_init. */
 extern fly_settings_t fly_settings;

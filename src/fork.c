@@ -7,7 +7,9 @@
  * them and forgets the caches of threads that do not exist in it.
  */
 #include "fork.h"
+#include "background.h"
 #include "bump.h"
+#include "config.h"
 #include "heap.h"
 #include "huge.h"
 #include "meta.h"
@@ -38,6 +40,8 @@ void fly_postfork_parent(void)
 
 void fly_postfork_child(void)
 {
+    if (fly_settings.se_background)
+        fly_background_forked();
     fly_meta_unlock_all(true);
     fly_bump_unlock_all(true);
     fly_heap_unlock_arenas(true);

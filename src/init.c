@@ -12,6 +12,7 @@
  * fork.c and the statistics report at exit in report.c.
  */
 #include "init.h"
+#include "background.h"
 #include "config.h"
 #include "bump.h"
 #include "exe.h"
@@ -67,6 +68,8 @@ void fly_init(void)
     fly_bump_init(po.po_bump_free_permille, (uint64_t)4 << 20);
     fly_numa_set_sources(fly_settings.se_numa_topology, fly_settings.se_numa_sysfs);
     fly_node_init(&fly_settings.se_numa, fly_settings.se_numa_bind);
+    /* Started by the first slow path after this: not from a constructor. */
+    fly_background_wanted = fly_settings.se_background;
     fly_tcache_init();
     __atomic_store_n(&fly_initialized, true, __ATOMIC_RELEASE);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);

@@ -2,7 +2,8 @@
  * maintain.c: the maintenance layer, the one place that decides when
  * memory goes back.
  *
- * There is no background thread.  Each thread cache runs a tick every
+ * No background thread is needed (FLYMALLOC_BACKGROUND=1 starts one that
+ * runs the same tick: background.c).  Each thread cache runs a tick every
  * po_tick_events mallocs (and frees, a full magazine at a time); the tick
  * ages the thread's own cache (tcache.c) and then calls
  * fly_maintain_tick_os, which gives every heap its maintenance (heap.c:

@@ -38,7 +38,8 @@
  *    half its loaded rounds back to the zones, so a class the thread stopped using drains in
  *    a few intervals; the tick then calls the maintenance layer
  *    (maintain.c), which reaps depots and purges arenas when they are due.
- *    No background thread is involved.
+ *    No background thread is involved (an optional one, background.c,
+ *    runs the maintenance layer's part of the tick).
  * 4. Frees from other threads need no atomics: an object simply enters the
  *    freeing thread's magazine (zones are shared, so no owner is needed),
  *    except a thread's first free of a class, which goes back to the zone
