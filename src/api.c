@@ -326,6 +326,9 @@ FLY_EXPORT size_t fly_malloc_usable_size(void *p)
  * for a small block from malloc, calloc or realloc, of another class. */
 static void check_size(void *p, size_t size, bool aligned, const char *fname)
 {
+    /* A huge block that is not live is left to free, which says what it is. */
+    if (fly_region_kind(p) == FLY_REGION_MAP_HUGE && fly_huge_live_size(p) == 0)
+        return;
     size_t usable = usable_size(p, fname);
     bool ok = size <= usable;
     if (ok && !aligned && usable <= FLY_SMALL_MAX)

@@ -184,15 +184,31 @@ void fly_huge_free_os(void *p, const char *fname)
     fly_os_unmap(p, size);
 }
 
-size_t fly_huge_usable(const void *p, const char *fname)
+/* p's size if it is a live huge block, else 0; *known says whether p
+ * is a huge block's start at all. */
+static size_t live_size(const void *p, bool *known)
 {
     fly_lock(&huge_lock);
     huge_block_t *hb = find_locked(p);
     size_t size = hb && hb->hb_state == HB_LIVE ? hb->hb_size : 0;
     fly_unlock(&huge_lock);
-    if (size == 0)
-        fly_panic_ptr(fname, hb ? "use after free" : "invalid pointer", p);
+    *known = hb != NULL;
     return size;
+}
+
+size_t fly_huge_usable(const void *p, const char *fname)
+{
+    bool known;
+    size_t size = live_size(p, &known);
+    if (size == 0)
+        fly_panic_ptr(fname, known ? "use after free" : "invalid pointer", p);
+    return size;
+}
+
+size_t fly_huge_live_size(const void *p)
+{
+    bool known;
+    return live_size(p, &known);
 }
 
 void *fly_huge_realloc_os(void *p, size_t newsize)

@@ -19,6 +19,8 @@ void *fly_huge_alloc_os(size_t size, size_t align, bool zero);
 /* p is in a huge mapping (region map says so); panics on misuse. */
 void fly_huge_free_os(void *p, const char *fname);
 size_t fly_huge_usable(const void *p, const char *fname);
+/* The same without the panic: 0 when p is not a live huge block. */
+size_t fly_huge_live_size(const void *p);
 void *fly_huge_realloc_os(void *p, size_t newsize);
 /* Unmaps cached mappings idle for decay_ms (all of them if force); true if
  * it unmapped any. */

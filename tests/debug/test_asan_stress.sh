@@ -3,8 +3,8 @@
 # with the AddressSanitizer and UBSan build of the prefixed library
 # (build/libflymalloc-asan.a, debug assertions on), pass with no sanitizer
 # report: every memory access the library makes to its globals, stacks and
-# metadata is checked while threads allocate, free across threads, fork,
-# exit and hit impossible sizes.  The programs' own malloc is ASan's; the
+# metadata is checked while threads allocate, free across threads, exit
+# and hit impossible sizes.  The programs' own malloc is ASan's; the
 # blocks under test are flymalloc's.
 # flytest: timeout=400
 set -u
@@ -13,7 +13,10 @@ lib=$FLY_ROOT/build/libflymalloc-asan.a
 [ -f "$lib" ] || fail "no $lib (make all builds it)"
 CC=${CC:-cc}
 n=0
-for t in test_thread_stress test_no_overlap test_realloc test_memalign test_calloc test_fork_threads \
+# Not test_fork_threads: ASan's own allocator, which the test program's
+# malloc is, can deadlock in a child forked while other threads hold its
+# locks (under load it did); the TSan and UBSan builds run that test.
+for t in test_thread_stress test_no_overlap test_realloc test_memalign test_calloc test_large_steady_state \
          test_thread_churn test_impossible_sizes test_free_sized test_malloc_basic; do
     src=$FLY_ROOT/tests/api/$t.c
     [ -f "$src" ] || fail "no $src"
