@@ -40,6 +40,8 @@
  *                                 strict)
  *   numa.binds, numa.bind_errors  uint64: regions bound to a node, and
  *                                 bindings the kernel refused
+ *   numa.fallbacks                uint64: threads local or fixed placement
+ *                                 left on their heap (no usable node)
  *   numa.heaps.N.node             int32: the node heap N is bound to, or -1
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
@@ -261,7 +263,7 @@ static const char *const numa_modes[] = {
 static const char *const numa_binds[] = { "none", "advisory", "strict" };
 
 /* numa.nodes, numa.policy, numa.bind, numa.binds, numa.bind_errors,
- * numa.heaps.N.node. */
+ * numa.fallbacks, numa.heaps.N.node. */
 static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *new_)
 {
     if (strcmp(name, "policy") == 0)
@@ -280,6 +282,10 @@ static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *
         return read_value(old, oldlen, &oc.oc_bind_calls, sizeof(uint64_t));
     if (strcmp(name, "bind_errors") == 0)
         return read_value(old, oldlen, &oc.oc_bind_errors, sizeof(uint64_t));
+    if (strcmp(name, "fallbacks") == 0) {
+        uint64_t n = fly_node_fallbacks();
+        return read_value(old, oldlen, &n, sizeof(n));
+    }
     if (strncmp(name, "heaps.", 6) == 0) {
         const char *field = name + 6;
         unsigned i;

@@ -14,6 +14,7 @@ static uint32_t node_binding;
 static fly_heap_t *node_heaps[FLY_NUMA_MAX_NODES];    /* published with a CAS */
 static fly_lock_t node_lock = FLY_LOCK_INITIALIZER;
 static int32_t node_credit[FLY_NUMA_MAX_NODES];       /* weighted turns, node_lock */
+static uint64_t node_fallbacks;                       /* atomic */
 static void place_interleaved_os(void *h, void *region, size_t size);
 
 void fly_node_init(const fly_numa_policy_t *np, uint32_t bind)
@@ -126,5 +127,14 @@ fly_heap_t *fly_node_home_heap_os(fly_heap_t *cur)
         return cur;
     }
     fly_heap_t *h = node >= 0 ? fly_node_heap_os(node) : NULL;
-    return h ? h : cur;
+    if (h == NULL) {
+        __atomic_fetch_add(&node_fallbacks, 1, __ATOMIC_RELAXED);
+        return cur;
+    }
+    return h;
+}
+
+uint64_t fly_node_fallbacks(void)
+{
+    return __atomic_load_n(&node_fallbacks, __ATOMIC_RELAXED);
 }

@@ -29,6 +29,10 @@ fly_heap_t *fly_node_heap_os(int node);
 fly_heap_t *fly_node_home_heap_os(fly_heap_t *cur);
 /* The node the calling thread runs on, or -1. */
 int fly_node_current(void);
+/* Threads that `local` or `fixed` could not put on a node's heap (a CPU
+ * of no usable node, a node the process may not use, no heap to be had):
+ * they stayed on the heap they were on. */
+uint64_t fly_node_fallbacks(void);
 /* FLYMALLOC_NUMA's mode (FLY_NUMA_*) and binding (FLY_NUMA_BIND_*). */
 uint32_t fly_node_mode(void);
 uint32_t fly_node_bind(void);

@@ -19,6 +19,8 @@
  *   local        FLYMALLOC_NUMA=local: a thread pinned to CPU 0 gets node
  *                0's blocks, one on CPU 1 node 1's (needs two CPUs);
  *   fixed        FLYMALLOC_NUMA=fixed:1: every thread gets node 1's blocks;
+ *   fallback     fixed:1 where only node 0 exists: threads stay on the
+ *                default heap and numa.fallbacks counts them;
  *   interleave   the default heap's regions are bound to nodes 0 and 1 in
  *                turn; weighted:3,1 puts 3 of every 4 on node 0;
  *   real         the machine's topology: fly_malloc_node(…, 0) under strict
@@ -306,6 +308,15 @@ static void local(void)
     }
 }
 
+static void *free_others_none(void *arg)
+{
+    (void)arg;
+    char *p = fly_malloc(100);
+    CHECK(p && fly_numa_node_of(p) == 0, "a fallback thread's block is on node %d", fly_numa_node_of(p));
+    fly_free(p);
+    return NULL;
+}
+
 static void *fixed_worker(void *arg)
 {
     (void)arg;
@@ -324,6 +335,20 @@ static void fixed(void)
         CHECK(pthread_create(&t[i], NULL, fixed_worker, NULL) == 0, "pthread_create");
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
+}
+
+/* fixed:1 on a machine whose only node is 0: threads stay on the default
+ * heap, and each counts as a fallback. */
+static void fallback(void)
+{
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, free_others_none, NULL) == 0, "pthread_create");
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    uint64_t n = 0;
+    size_t len = sizeof n;
+    CHECK(fly_ctl("numa.fallbacks", &n, &len, NULL, 0) == 0 && n >= 2, "numa.fallbacks %llu", (unsigned long long)n);
 }
 
 /* Each 60 MiB block needs a region of its own. */
@@ -436,6 +461,8 @@ int main(int argc, char **argv)
             local();
         else if (!strcmp(s, "fixed"))
             fixed();
+        else if (!strcmp(s, "fallback"))
+            fallback();
         else if (!strcmp(s, "interleave"))
             interleave(4, 4);
         else if (!strcmp(s, "weighted"))
@@ -466,6 +493,8 @@ int main(int argc, char **argv)
     run("api", two, NULL);
     run("local", local_env, NULL);
     run("fixed", fixed_env, NULL);
+    const char *fallback_env[] = { "FLYMALLOC_NUMA_TOPOLOGY=0-1", "FLYMALLOC_NUMA=fixed:1", NULL };
+    run("fallback", fallback_env, NULL);
     run("interleave", inter_env, NULL);
     run("weighted", weight_env, NULL);
     run("real", real_env, NULL);
