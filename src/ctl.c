@@ -43,6 +43,9 @@
  *   numa.fallbacks                uint64: threads local or fixed placement
  *                                 left on their heap (no usable node)
  *   numa.heaps.N.node             int32: the node heap N is bound to, or -1
+ *   numa.node.N.mapped_bytes,     uint64: node N's heap's arena: mapped,
+ *   numa.node.N.used_bytes,       handed out (zones, large blocks), and
+ *   numa.node.N.resident_bytes    resident now (mincore; 0 without a heap)
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -263,7 +266,7 @@ static const char *const numa_modes[] = {
 static const char *const numa_binds[] = { "none", "advisory", "strict" };
 
 /* numa.nodes, numa.policy, numa.bind, numa.binds, numa.bind_errors,
- * numa.fallbacks, numa.heaps.N.node. */
+ * numa.fallbacks, numa.heaps.N.node, numa.node.N.{mapped,used,resident}_bytes. */
 static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *new_)
 {
     if (strcmp(name, "policy") == 0)
@@ -285,6 +288,26 @@ static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *
     if (strcmp(name, "fallbacks") == 0) {
         uint64_t n = fly_node_fallbacks();
         return read_value(old, oldlen, &n, sizeof(n));
+    }
+    if (strncmp(name, "node.", 5) == 0) {
+        const char *field = name + 5;
+        unsigned node;
+        if (!heap_number(&field, &node) || node >= FLY_NUMA_MAX_NODES)
+            return ENOENT;
+        uint64_t v = 0;
+        bool resident = strcmp(field, "resident_bytes") == 0;
+        if (!resident && strcmp(field, "mapped_bytes") != 0 && strcmp(field, "used_bytes") != 0)
+            return ENOENT;
+        for (uint32_t i = 0; i < fly_heap_count(); i++) {
+            fly_heap_t *h = fly_heap_at(i);
+            if (h->hp_node != (int32_t)node)
+                continue;
+            fly_vmem_stats_t vs;
+            fly_vmem_stats(h->hp_vmem, &vs);
+            v += resident ? fly_vmem_resident_bytes_os(h->hp_vmem)
+                 : field[0] == 'm' ? vs.vs_mapped_bytes : vs.vs_used_bytes;
+        }
+        return read_value(old, oldlen, &v, sizeof(v));
     }
     if (strncmp(name, "heaps.", 6) == 0) {
         const char *field = name + 6;

@@ -171,6 +171,23 @@ int fly_os_node_of(const void *p)
     return rc == 0 ? node : -1;
 }
 
+uint64_t fly_os_resident_bytes(const void *p, size_t size)
+{
+    unsigned char vec[1024];
+    const size_t step = sizeof(vec) << FLY_PAGE_SHIFT;
+    uint64_t pages = 0;
+    int saved = errno;
+    for (size_t off = 0; off < size; off += step) {
+        size_t n = FLY_MIN(size - off, step);
+        if (mincore((char *)p + off, n, vec) != 0)
+            continue;
+        for (size_t i = 0; i < (n >> FLY_PAGE_SHIFT); i++)
+            pages += vec[i] & 1;
+    }
+    errno = saved;
+    return pages << FLY_PAGE_SHIFT;
+}
+
 void fly_os_counters(fly_os_counters_t *out)
 {
     uint64_t *dst = (uint64_t *)out, *src = (uint64_t *)&os_count;

@@ -36,6 +36,8 @@ bool fly_os_resize_inplace(void *p, size_t oldsize, size_t newsize);
  * fly_os_map_aligned), without copying; false if it cannot. */
 bool fly_os_move(void *p, size_t oldsize, void *dst, size_t newsize);
 void fly_os_counters(fly_os_counters_t *out);
+/* Bytes of [p, p + size) resident now (mincore); 0 for what is unmapped. */
+uint64_t fly_os_resident_bytes(const void *p, size_t size);
 /* Binds the pages of [p, p + size), not yet touched, to the nodes of mask
  * (FLY_OS_BIND_*); false (counted) if the kernel refuses.  Simulated
  * (fly_os_bind_simulate), the binding is only recorded. */

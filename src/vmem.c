@@ -448,6 +448,19 @@ void fly_vmem_stats(fly_vmem_t *vm, fly_vmem_stats_t *out)
     fly_unlock(&vm->vm_lock);
 }
 
+uint64_t fly_vmem_resident_bytes_os(fly_vmem_t *vm)
+{
+    uint64_t bytes = 0;
+    for (uint32_t i = 0;; i++) {
+        fly_lock(&vm->vm_lock);
+        fly_region_t *r = i < vm->vm_nregions ? vm->vm_regions[i] : NULL;
+        fly_unlock(&vm->vm_lock);
+        if (r == NULL)
+            return bytes;
+        bytes += fly_os_resident_bytes(r, FLY_REGION);
+    }
+}
+
 void fly_vmem_lock_all(fly_vmem_t *vm)
 {
     fly_lock(&vm->vm_lock);

@@ -75,6 +75,9 @@ FLY_INLINE bool fly_vmem_purge_due(const fly_vmem_t *vm, uint64_t now)
  * from malloc_trim); returns how many. */
 size_t fly_vmem_release_empty_os(fly_vmem_t *vm);
 void fly_vmem_stats(fly_vmem_t *vm, fly_vmem_stats_t *out);
+/* Bytes of the arena's regions resident now (headers included), asked of
+ * the kernel region by region with the lock dropped. */
+uint64_t fly_vmem_resident_bytes_os(fly_vmem_t *vm);
 void fly_vmem_lock_all(fly_vmem_t *vm);
 void fly_vmem_unlock_all(fly_vmem_t *vm, bool child);
 

@@ -15,7 +15,8 @@
  *                whose regions were bound to it; a node that does not exist
  *                gives NULL and EINVAL; fly_thread_set_node moves a thread;
  *                blocks freed by a thread of the other node go home (the
- *                node heaps hold nothing once everything is freed);
+ *                node heaps hold nothing once everything is freed); the
+ *                numa.* fly_ctl names, per-node resident bytes among them;
  *   local        FLYMALLOC_NUMA=local: a thread pinned to CPU 0 gets node
  *                0's blocks, one on CPU 1 node 1's (needs two CPUs);
  *   fixed        FLYMALLOC_NUMA=fixed:1: every thread gets node 1's blocks;
@@ -268,6 +269,21 @@ static void api(void)
         seen |= node >= 0 ? 1 << node : 0;
     }
     CHECK(seen == 3 && fly_ctl("numa.heaps.99.node", &seen, &len, NULL, 0) == ENOENT, "heaps of both nodes");
+
+    /* Per node: 4 MiB touched on node 1 is resident there. */
+    char *big = fly_malloc_node(4u << 20, 1);
+    memset(big, 3, 4u << 20);
+    uint64_t res = 0, mapped = 0, none = 1;
+    len = sizeof res;
+    CHECK(fly_ctl("numa.node.1.resident_bytes", &res, &len, NULL, 0) == 0 && res >= (4u << 20),
+          "node 1 resident %llu", (unsigned long long)res);
+    CHECK(fly_ctl("numa.node.1.mapped_bytes", &mapped, &len, NULL, 0) == 0 && mapped >= res,
+          "node 1 mapped %llu, resident %llu", (unsigned long long)mapped, (unsigned long long)res);
+    CHECK(fly_ctl("numa.node.7.used_bytes", &none, &len, NULL, 0) == 0 && none == 0, "a node without a heap");
+    CHECK(fly_ctl("numa.node.64.used_bytes", &none, &len, NULL, 0) == ENOENT &&
+              fly_ctl("numa.node.1.live", &none, &len, NULL, 0) == ENOENT,
+          "bad numa.node names");
+    fly_free(big);
 }
 
 static void *pinned_worker(void *arg)
