@@ -113,6 +113,12 @@ int fly_node_current(void)
     return fly_numa_cpu_node(fly_numa_topo(), sched_getcpu());
 }
 
+fly_heap_t *fly_node_heap_here_os(void)
+{
+    int node = fly_node_current();
+    return node >= 0 && fly_numa_usable(fly_numa_topo(), node) ? fly_node_heap_os(node) : NULL;
+}
+
 fly_heap_t *fly_node_home_heap_os(fly_heap_t *cur)
 {
     int node;

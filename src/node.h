@@ -6,7 +6,8 @@
  * the slab engine, and every region its arena maps is bound to the node
  * (FLYMALLOC_NUMA_BIND) before anything touches it, so binding is per
  * 64 MiB region, never per object.  Under `local` a thread's cache is made
- * on the heap of the node it runs on when it first allocates; under
+ * on the heap of the node it runs on when it first allocates, and moves
+ * (tcache.c) when its aging pass, once a second, finds it on another; under
  * `fixed:N`, on node N's; under `interleave` and `weighted` the default
  * heap's regions are bound to the allowed nodes in turn.  A block freed on
  * another node's thread enters that thread's magazines and goes back to
@@ -27,6 +28,9 @@ fly_heap_t *fly_node_heap_os(int node);
 /* The heap a thread about to make its cache should use: cur, or a node's
  * heap under `local` and `fixed`. */
 fly_heap_t *fly_node_home_heap_os(fly_heap_t *cur);
+/* The heap of the node the calling thread runs on, or NULL if that node
+ * is not usable (no counting: the periodic check of `local`). */
+fly_heap_t *fly_node_heap_here_os(void);
 /* The node the calling thread runs on, or -1. */
 int fly_node_current(void);
 /* Threads that `local` or `fixed` could not put on a node's heap (a CPU

@@ -425,6 +425,11 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 void *fly_tcache_malloc_slow_os(size_t size, unsigned c)
 {
     fly_trace_touch_shared();
+    fly_heap_t *move = fly_tc->tc_move_to;
+    if (fly_unlikely(move != NULL)) {
+        fly_tc->tc_move_to = NULL;
+        fly_tcache_attach_os(move);
+    }
     fly_tcache_t *tc = tcache_for_os(c);
     if (tc == NULL)
         return uncached_malloc_os(fly_tc, size, c);
@@ -455,8 +460,8 @@ void *fly_tcache_malloc_tick_os(size_t size, unsigned c)
     fly_trace_touch_shared();
     fly_tcache_tick_os(tc);
     void *p = b->tb_top[-1];
-    if (fly_unlikely(p == NULL))
-        return fly_tcache_malloc_slow_os(size, c);
+    if (fly_unlikely(p == NULL || tc->tc_move_to != NULL))
+        return fly_tcache_malloc_slow_os(size, c);      /* which moves the thread first */
     FLY_SET(tc->tc_ticks, tc->tc_ticks - 1);
     FLY_SET(b->tb_nmalloc, b->tb_nmalloc + 1);
     FLY_SET(b->tb_requested, b->tb_requested + size);
@@ -672,6 +677,13 @@ void fly_tcache_tick_os(fly_tcache_t *tc)
     if (now >= tc->tc_next_gc) {
         tc->tc_next_gc = now + po->po_gc_interval_ms;
         tcache_gc(tc);
+        /* A thread that migrated to another node moves to its heap at its
+         * next slow path, where no bin is in use. */
+        if (fly_unlikely(fly_node_mode() == FLY_NUMA_LOCAL)) {
+            fly_heap_t *here = fly_node_heap_here_os();
+            if (here && here != tc->tc_heap)
+                tc->tc_move_to = here;
+        }
     }
     uint64_t budget = budget_of(tc);
     if (fly_unlikely(budget < po->po_tcache_bytes || tc->tc_cap_bytes > budget))

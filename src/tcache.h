@@ -97,6 +97,7 @@ typedef struct fly_tcache {
     uint64_t tc_next_gc;           /* ms */
     struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
     fly_heap_t *tc_heap;           /* where the magazines come from and go */
+    fly_heap_t *tc_move_to;        /* NUMA local: the heap of the node the thread now runs on */
     uint64_t tc_cap_bytes;         /* sum of 2 * capacity * size: at most the budget */
     /* Slow-path only, per page class: */
     fly_mag_t *tc_loaded[FLY_PC_COUNT];    /* the loaded magazine, where mallocs come from */

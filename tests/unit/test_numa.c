@@ -18,7 +18,9 @@
  *                node heaps hold nothing once everything is freed); the
  *                numa.* fly_ctl names, per-node resident bytes among them;
  *   local        FLYMALLOC_NUMA=local: a thread pinned to CPU 0 gets node
- *                0's blocks, one on CPU 1 node 1's (needs two CPUs);
+ *                0's blocks, one on CPU 1 node 1's, and one that moves
+ *                from CPU 0 to CPU 1 gets node 1's within a second (needs
+ *                two CPUs);
  *   fixed        FLYMALLOC_NUMA=fixed:1: every thread gets node 1's blocks;
  *   fallback     fixed:1 where only node 0 exists: threads stay on the
  *                default heap and numa.fallbacks counts them;
@@ -42,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static const char *self;
 
@@ -300,6 +303,37 @@ static void *pinned_worker(void *arg)
     return NULL;
 }
 
+/* A thread that starts on CPU 0 and moves to CPU 1 gets node 1's blocks
+ * within a second and some allocations (its aging pass notices). */
+static void *migrating_worker(void *arg)
+{
+    (void)arg;
+    char *p = fly_malloc(64);
+    CHECK(p && fly_numa_node_of(p) == 0, "before moving: node %d", fly_numa_node_of(p));
+    fly_free(p);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(1, &one);
+    CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0, "move to CPU 1");
+    struct timespec ts = { 1, 200 * 1000000L };
+    nanosleep(&ts, NULL);
+    int moved_at = -1;
+    for (int i = 0; i < 20000 && moved_at < 0; i++) {
+        p = fly_malloc(64);
+        if (fly_numa_node_of(p) == 1)
+            moved_at = i;
+        fly_free(p);
+    }
+    CHECK(moved_at >= 0, "the thread still allocates on node 0 after moving to CPU 1");
+    for (int i = 0; i < 1000; i++) {
+        p = fly_malloc(16 + (size_t)i % 500);
+        CHECK(fly_numa_node_of(p) == 1, "after the move a block of node %d", fly_numa_node_of(p));
+        fly_free(p);
+    }
+    t_log("migrated: node 1's blocks from allocation %d after the move\n", moved_at);
+    return NULL;
+}
+
 static void local(void)
 {
     cpu_set_t set;
@@ -322,6 +356,16 @@ static void local(void)
         pthread_join(t, NULL);
         pthread_attr_destroy(&attr);
     }
+    pthread_attr_t attr;
+    cpu_set_t zero;
+    CPU_ZERO(&zero);
+    CPU_SET(0, &zero);
+    pthread_attr_init(&attr);
+    pthread_attr_setaffinity_np(&attr, sizeof zero, &zero);
+    pthread_t t;
+    CHECK(pthread_create(&t, &attr, migrating_worker, NULL) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
 }
 
 static void *free_others_none(void *arg)
