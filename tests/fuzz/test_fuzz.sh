@@ -9,7 +9,8 @@
 #               with ASan and UBSan.
 # Each starts from its corpus in tests/fuzz/corpus/ (seeds kept in the
 # repository; what a run finds goes to a scratch directory) and runs for
-# FLY_FUZZ_SECONDS (30).  A finding fails the test and prints the input in
+# FLY_FUZZ_SECONDS (30); fuzz_ops runs again for half that under the arena
+# policy and under NUMA interleaving over two synthetic nodes.  A finding fails the test and prints the input in
 # base64; it then belongs in the corpus as a regression case.  Needs clang
 # with libFuzzer (Debian's clang); skipped without it.
 # flytest: timeout=300
@@ -34,20 +35,23 @@ clang -O1 -g -std=gnu11 -w -fsanitize=fuzzer,address,undefined -fno-sanitize-rec
       -I"$FLY_ROOT/tools" -o fuzz_trace "$FLY_ROOT/tests/fuzz/fuzz_trace.c" \
       "$FLY_ROOT/tools/trace_read.c" -lm || fail "cannot build fuzz_trace"
 
+# run TARGET MAXLEN SECONDS [LABEL]: LABEL names the run's scratch files
+# (a target run again under other settings).
 run() {
-    local name=$1 maxlen=$2
-    mkdir -p "found_$name" "art_$name"
-    ./"$name" -max_total_time="$secs" -max_len="$maxlen" -timeout=20 -rss_limit_mb=4096 \
-        -artifact_prefix="art_$name/" -print_final_stats=1 \
-        "found_$name" "$FLY_ROOT/tests/fuzz/corpus/${name#fuzz_}" >"$name.log" 2>&1
+    local name=$1 maxlen=$2 time=$3 label=${4:-$1}
+    mkdir -p "found_$label" "art_$label"
+    ./"$name" -max_total_time="$time" -max_len="$maxlen" -timeout=20 -rss_limit_mb=4096 \
+        -artifact_prefix="art_$label/" -print_final_stats=1 \
+        "found_$label" "$FLY_ROOT/tests/fuzz/corpus/${name#fuzz_}" >"$label.log" 2>&1
     local rc=$?
-    grep -E "^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+ *DONE)" "$name.log" | sed "s/^/$name: /"
-    if [ $rc -ne 0 ] || ls "art_$name"/* >/dev/null 2>&1; then
-        grep -v "^    #" "$name.log" | tail -n 20
-        for a in "art_$name"/*; do
-            [ -e "$a" ] && echo "$name finding $(basename "$a"): $(base64 -w0 "$a")"
+    grep -E "^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+ *DONE)" "$label.log" |
+        sed "s/^/$label: /"
+    if [ $rc -ne 0 ] || ls "art_$label"/* >/dev/null 2>&1; then
+        grep -v "^    #" "$label.log" | tail -n 20
+        for a in "art_$label"/*; do
+            [ -e "$a" ] && echo "$label finding $(basename "$a"): $(base64 -w0 "$a")"
         done
-        fail "$name found a problem (exit $rc)"
+        fail "$label found a problem (exit $rc)"
     fi
 }
 # The model's checks fire: a deliberately lost write is found at once.
@@ -55,6 +59,10 @@ printf '\001\001\001\000\301\000\000\000' >broken_input
 FLY_FUZZ_BREAK=1 ./fuzz_ops broken_input >broken.log 2>&1 &&
     fail "fuzz_ops did not notice a lost write"
 grep -q "lost its contents" broken.log || fail "fuzz_ops failed on a lost write without saying so"
-run fuzz_ops 512
-run fuzz_trace 16384
-echo "both targets ran ${secs} s each with no finding"
+run fuzz_ops 512 "$secs"
+# The arena policy's bump engine, and NUMA interleaving over two synthetic
+# nodes, each for half the time.
+FLYMALLOC_POLICY=arena run fuzz_ops 512 $((secs / 2)) fuzz_ops_arena
+FLYMALLOC_NUMA=interleave FLYMALLOC_NUMA_TOPOLOGY=0/1 run fuzz_ops 512 $((secs / 2)) fuzz_ops_numa
+run fuzz_trace 16384 "$secs"
+echo "fuzz_ops ran ${secs} s, and half that under arena and under NUMA interleave; fuzz_trace ${secs} s; no finding"
