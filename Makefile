@@ -74,7 +74,7 @@ $(B)/libflymalloc-asan.a: $(AOBJS)
 	rm -f $@ && ar rcs $@ $^
 TOOL_SRCS = $(wildcard tools/*.c)
 # The library's profile reader and dispatch rule, shared with the launcher.
-TOOL_LIBSRCS = src/profile.c src/catalog.c src/panic.c
+TOOL_LIBSRCS = src/profile.c src/catalog.c src/panic.c src/numa.c src/os.c
 TOOL_FLAGS = $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -Itools -Isrc -DFLY_VERSION='"$(VERSION)"'
 $(B)/flymalloc: $(TOOL_SRCS) $(TOOL_LIBSRCS) $(HDRS) $(wildcard tools/*.h)
 	$(CC) $(TOOL_FLAGS) -o $@ $(TOOL_SRCS) $(TOOL_LIBSRCS) -lpthread -lm

@@ -32,6 +32,8 @@
  *       runs CMD under every policy and pins the best in its profile.
  *   flymalloc seed PROGRAM POLICY, flymalloc forget PROGRAM
  *       pin a policy in PROGRAM's profile, or remove the profile.
+ *   flymalloc numa
+ *       the NUMA topology the library finds (numa_cmd.c).
  *   flymalloc help [COMMAND], flymalloc --version
  * The commands' table below holds each one's synopsis and help text.  The
  * policy commands are in policy_cmd.c.
@@ -353,6 +355,11 @@ static const command_t commands[] = {
     { "forget", "forget PROGRAM",
       "Removes PROGRAM's stored profile: its later runs use the default again.\n",
       fly_cmd_forget },
+    { "numa", "numa",
+      "Prints the NUMA topology the library finds: the nodes online, with\n"
+      "memory and allowed to this process, each node's CPUs and distances.\n"
+      "FLYMALLOC_NUMA_TOPOLOGY or FLYMALLOC_NUMA_SYSFS replace the machine's.\n",
+      fly_cmd_numa },
     { "help", "help [COMMAND]",
       "Lists the commands, or says what one does.\n",
       cmd_help },

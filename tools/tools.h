@@ -22,6 +22,8 @@ int fly_cmd_profile(int argc, char **argv);
 int fly_cmd_tune(int argc, char **argv);
 int fly_cmd_seed(int argc, char **argv);
 int fly_cmd_forget(int argc, char **argv);
+/* flymalloc numa: the topology the library finds (numa_cmd.c). */
+int fly_cmd_numa(int argc, char **argv);
 /* The policies' names, each after a space. */
 void fly_policy_names(FILE *f);
 

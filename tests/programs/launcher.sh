@@ -8,7 +8,8 @@
 # directory; the command really runs on flymalloc (the fly_* symbols are
 # visible to it); `run --stats -- python3 -c 'print(1)'` prints 1 on stdout
 # and a summary on stderr reporting a non-zero number of allocations; and
-# FLYMALLOC_STATS=1 under plain LD_PRELOAD prints such a summary at exit.
+# FLYMALLOC_STATS=1 under plain LD_PRELOAD prints such a summary at exit;
+# `flymalloc numa` prints a synthetic topology exactly, and node 0 here.
 set -u
 . "$FLY_ROOT/tests/programs/lib.sh"
 L=$FLY_LAUNCHER
@@ -57,3 +58,16 @@ rc=$?
 grep -Eiq 'allocations[^0-9]*[1-9]|malloc[^0-9]*[1-9]' "$FLY_TMP/stats2" ||
     fail "FLYMALLOC_STATS=1 printed no allocation count at exit: $(head -c 400 "$FLY_TMP/stats2")"
 echo "ok: FLYMALLOC_STATS=1"
+
+# `flymalloc numa` prints the topology the library reads, seams included.
+out=$(FLYMALLOC_NUMA_TOPOLOGY='0-1/2-3/;10,21,30/21,10,30/30,30,10' "$L" numa) || fail "numa failed"
+want='topology: synthetic (FLYMALLOC_NUMA_TOPOLOGY or FLYMALLOC_NUMA_SYSFS)
+online: 0-2
+with memory: 0-2
+allowed to this process: 0-2
+node 0: cpus 0-1; distances 10 21 30
+node 1: cpus 2-3; distances 21 10 30
+node 2: cpus none; distances 30 30 10'
+[ "$out" = "$want" ] || fail "flymalloc numa printed: $out"
+"$L" numa | grep -q '^node 0: cpus ' || fail "flymalloc numa shows no node 0 on this machine"
+echo "ok: flymalloc numa"
