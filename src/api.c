@@ -12,7 +12,8 @@
  * Bad input: impossible sizes give NULL with errno ENOMEM; bad alignments
  * EINVAL; freeing what flymalloc did not hand out aborts with
  * "flymalloc: FUNC(): invalid pointer 0x...", a detected double free with
- * "flymalloc: FUNC(): double free 0x...".
+ * "flymalloc: FUNC(): double free 0x..." (so does a small block never
+ * handed out: both hold the free mark, freemark.h).
  *
  * Lazy initialization and the tracing decision happen here, at the top,
  * on the slow paths: malloc's miss (fly_malloc_miss_os) and free's slow
@@ -113,6 +114,9 @@ void fly_free_slow_os(void *p, const char *fname)
     if (pc >= 1 && pc <= fly_nclasses) {
         if (!fly_slab_valid(p, pc))
             fly_panic_ptr(fname, "invalid pointer", p);
+        if (fly_block_is_marked(p))
+            fly_panic_ptr(fname, "double free", p);
+        fly_block_mark(p);
         fly_tcache_free_slow_os(p, pc);
     } else if (pc == FLY_PC_LARGE && page_aligned) {
         fly_large_free(fly_tcache_lcache(), p);
@@ -125,6 +129,7 @@ void fly_free_slow_os(void *p, const char *fname)
 FLY_NOINLINE void fly_free_bin_slow_os(void *p, const fly_tcbin_t *b, const char *fname)
 {
     if (fly_trace_wanted()) {
+        fly_block_unmark_known(p);      /* the traced free frees it again */
         fly_traced_free(p, fname);
         return;
     }
@@ -142,8 +147,11 @@ static size_t usable_size(const void *p, const char *fname)
         return fly_bump_usable(p, fname);
     if (kind == FLY_REGION_MAP_HEAP) {
         unsigned pc = fly_region_of(p)->r_pageclass[fly_page_index(p)];
-        if (pc >= 1 && pc <= fly_nclasses && fly_slab_valid(p, pc))
+        if (pc >= 1 && pc <= fly_nclasses && fly_slab_valid(p, pc)) {
+            if (fly_block_is_marked(p))
+                fly_panic_ptr(fname, "double free", p);
             return fly_classes[pc].cl_size;
+        }
         if (pc == FLY_PC_LARGE && ((uintptr_t)p & (FLY_PAGE - 1)) == 0)
             return fly_large_usable(p);
         if (pc == FLY_PC_FREED_LARGE && ((uintptr_t)p & (FLY_PAGE - 1)) == 0)

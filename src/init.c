@@ -16,6 +16,7 @@
 #include "config.h"
 #include "bump.h"
 #include "exe.h"
+#include "freemark.h"
 #include "fork.h"
 #include "heap.h"
 #include "huge.h"
@@ -62,6 +63,7 @@ void fly_init(void)
     pg.pg_key = fly_exe_build_id(&pg.pg_key_len);
     fly_config_parse(fly_exe_secure() ? NULL : environ, &pg, &po, &fly_settings);
     fly_settings.se_start_ms = fly_now_ms();
+    fly_free_mark_init();
     fly_sizeclass_init(&po);
     fly_heap_init_default(&po, fly_maintain_release_os);
     fly_huge_init(po.po_huge_cache_bytes, fly_maintain_release_os);

@@ -17,6 +17,7 @@
  * and shrinks it in place by freeing its tail.
  */
 #include "large.h"
+#include "freemark.h"
 #include "trace_hook.h"
 #include "vmem.h"
 #include <errno.h>
@@ -100,6 +101,8 @@ void *fly_large_alloc_os(fly_vmem_t *vm, fly_lcache_t *lc, size_t size, size_t a
     fly_usage_note((int64_t)(npages << FLY_PAGE_SHIFT));
     if (zero && !zeroed)
         memset(p, 0, npages << FLY_PAGE_SHIFT);
+    else if (!zeroed)
+        fly_block_unmark_known(p);  /* a zone's slot 0 may have been here: see freemark.h */
     return p;
 }
 

@@ -29,6 +29,7 @@
  */
 #include "slab.h"
 #include "bump.h"
+#include "freemark.h"
 #include "usage.h"
 #include "vmem.h"
 #include <string.h>
@@ -95,6 +96,10 @@ static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
            (FLY_ZONE_MAX_OBJS / 64 - full_words) * sizeof(uint64_t));
     if (rest)
         z->z_freemap[full_words] = (1ull << rest) - 1;
+    /* Every slot starts not allocated, so a free of one never handed out
+     * is caught like a double free (freemark.h). */
+    for (uint32_t i = 0; i < cl->cl_nobjs; i++)
+        fly_block_mark((char *)base + (size_t)i * cl->cl_size);
     memset(&r->r_pageclass[fly_page_index(base)], (int)c, pages);
     return z;
 }

@@ -63,6 +63,7 @@
 #include "tcache.h"
 #include "bump.h"
 #include "depot.h"
+#include "freemark.h"
 #include "maintain.h"
 #include "node.h"
 #include "meta.h"
@@ -397,7 +398,7 @@ void *fly_tcache_malloc_from_os(fly_heap_t *h, size_t size, unsigned c)
     __atomic_fetch_add(&tc_retired.requested[c], size, __ATOMIC_RELAXED);
     __atomic_fetch_add(&tc_retired.misses[c], 1, __ATOMIC_RELAXED);
     if (fly_slab_fill_os(&h->hp_slab, c, &p, 1))
-        return p;
+        return fly_block_unmark_known(p);
     errno = ENOMEM;
     return NULL;
 }
@@ -445,7 +446,7 @@ void *fly_tcache_malloc_slow_os(size_t size, unsigned c)
     }
     FLY_SET(b->tb_top, b->tb_top - 1);
     BIN_CHECK(tc, c);
-    return *b->tb_top;
+    return fly_block_unmark_known(*b->tb_top);
 }
 
 /* The fast path had a round for this malloc, but the tick counter ran out.
@@ -467,7 +468,7 @@ void *fly_tcache_malloc_tick_os(size_t size, unsigned c)
     FLY_SET(b->tb_requested, b->tb_requested + size);
     FLY_SET(b->tb_top, b->tb_top - 1);
     BIN_CHECK(tc, c);
-    return p;
+    return fly_block_unmark_known(p);
 }
 
 /* free found the previous magazine full (or p on top). */

@@ -36,6 +36,7 @@ static void *glibc_malloc(size_t n)
 #define B_FREE free
 #define B_REALLOC realloc
 #define B_TRIM malloc_trim
+#define B_USABLE malloc_usable_size
 #define B_FOREIGN_MALLOC glibc_malloc
 #include "bad_cases.h"
 

@@ -14,6 +14,7 @@
 #define B_FREE fly_free
 #define B_REALLOC fly_realloc
 #define B_TRIM fly_malloc_trim
+#define B_USABLE fly_malloc_usable_size
 #define B_FOREIGN_MALLOC malloc
 #include "bad_cases.h"
 

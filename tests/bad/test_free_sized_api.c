@@ -58,6 +58,15 @@ static void large_double(void)
     fly_free_sized(t_launder(p), 1u << 20);
 }
 
+static void small_double(void)
+{
+    char *p = fly_malloc(t_opaque(100)), *q = fly_malloc(t_opaque(100));
+    fly_free_sized(p, 100);
+    fly_free_sized(q, 100);
+    bad_expect(p);
+    fly_free_sized(t_launder(p), 100);
+}
+
 int main(void)
 {
     /* The right sizes pass. */
@@ -78,5 +87,6 @@ int main(void)
     bad_case("huge, size too big", "free_sized", "wrong size for block", huge_too_big);
     bad_case("aligned, size too big", "free_aligned_sized", "wrong size for block", aligned_too_big);
     bad_case("large, freed twice", "free_sized", "double free", large_double);
+    bad_case("small, freed twice", "free_sized", "double free", small_double);
     return bad_finish();
 }

@@ -1,11 +1,13 @@
 /*
  * bad_cases.h: the misuse cases shared by tests/bad/test_bad_pointer.c (libc
  * names under LD_PRELOAD) and tests/bad/test_bad_pointer_api.c (fly_* names).
- * The including file defines B_MALLOC, B_FREE, B_REALLOC, B_TRIM and
+ * The including file defines B_MALLOC, B_FREE, B_REALLOC, B_TRIM, B_USABLE and
  * B_FOREIGN_MALLOC (another allocator's malloc) and then calls
  * run_bad_cases().  Each case runs in its own child (see badcase.h) and
  * must abort with the exact message naming the unprefixed function, the
- * problem and the pointer passed.
+ * problem and the pointer passed.  A small block that is not allocated,
+ * freed again after any distance or never handed out, is a "double free"
+ * (its free mark, src/freemark.h).
  */
 #ifndef FLY_TEST_BAD_CASES_H
 #define FLY_TEST_BAD_CASES_H
@@ -155,6 +157,66 @@ static void double_free_small_trim(void)
     B_TRIM(0); /* flushes the thread cache to the zone: detected at the latest here */
 }
 
+/* Delayed double frees: free(p); free(q); free(p), the classic way to get
+ * p handed out twice, in a small, a 1 KiB and a medium class, and with
+ * other allocations between the frees. */
+static void delayed_double_free(size_t n)
+{
+    char *p = B_MALLOC(n), *q = B_MALLOC(n);
+    bad_expect(p);
+    B_FREE(p);
+    B_FREE(q);
+    B_FREE(t_launder(p));
+}
+static void delayed_double_free_64(void)
+{
+    delayed_double_free(64);
+}
+static void delayed_double_free_1k(void)
+{
+    delayed_double_free(1000);
+}
+static void delayed_double_free_medium(void)
+{
+    delayed_double_free(20000);
+}
+static void delayed_double_free_busy(void)
+{
+    char *p = B_MALLOC(48);
+    bad_expect(p);
+    B_FREE(p);
+    char *keep[200];
+    for (int i = 0; i < 200; i++)
+        keep[i] = B_MALLOC(i % 2 ? 48 : 16 + (size_t)(i % 7) * 40);  /* p's zone stays in use */
+    for (int i = 0; i < 200; i += 2)
+        B_FREE(keep[i]);
+    B_TRIM(0);
+    B_FREE(t_launder(p));
+}
+/* A slot of a zone that was never handed out (the one after p's, in a
+ * class no earlier call used), and one of the thread cache's rounds. */
+static void free_never_allocated_slot(void)
+{
+    char *p = B_MALLOC(5000);
+    char *q = t_launder(p + B_USABLE(p));
+    bad_expect(q);
+    B_FREE(q);
+}
+static void realloc_freed_small(void)
+{
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    B_FREE(p);
+    sink = B_REALLOC(t_launder(p), 60);
+}
+static void usable_size_freed_small(void)
+{
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    B_FREE(p);
+    sink = (void *)B_USABLE(t_launder(p));
+}
+
 static int run_bad_cases(void)
 {
     bad_case("free_stack", "free", "invalid pointer", free_stack);
@@ -175,6 +237,13 @@ static int run_bad_cases(void)
     bad_case("double_free_huge", "free", "double free", double_free_huge);
     bad_case("double_free_small", "free", "double free", double_free_small);
     bad_case("double_free_small_trim", "free", "double free", double_free_small_trim);
+    bad_case("delayed_double_free_64", "free", "double free", delayed_double_free_64);
+    bad_case("delayed_double_free_1k", "free", "double free", delayed_double_free_1k);
+    bad_case("delayed_double_free_medium", "free", "double free", delayed_double_free_medium);
+    bad_case("delayed_double_free_busy", "free", "double free", delayed_double_free_busy);
+    bad_case("free_never_allocated_slot", "free", "double free", free_never_allocated_slot);
+    bad_case("realloc_freed_small", "realloc", "double free", realloc_freed_small);
+    bad_case("usable_size_freed_small", "malloc_usable_size", "double free", usable_size_freed_small);
     return bad_finish();
 }
 
