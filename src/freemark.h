@@ -26,30 +26,27 @@
 
 extern uintptr_t fly_free_mark __attribute__((visibility("hidden")));
 
+/* The program's block seen as a word: it may hold objects of any type. */
+typedef uintptr_t __attribute__((may_alias)) fly_block_word_t;
+
 /* Chooses the secret; before any zone exists (init.c). */
 void fly_free_mark_init(void);
 
 FLY_INLINE bool fly_block_is_marked(const void *p)
 {
-    return *(const uintptr_t *)p == fly_free_mark;
+    return *(const fly_block_word_t *)p == fly_free_mark;
 }
 
 FLY_INLINE void fly_block_mark(void *p)
 {
-    *(uintptr_t *)p = fly_free_mark;
+    *(fly_block_word_t *)p = fly_free_mark;
 }
 
 /* malloc's side: the block the program gets no longer looks free. */
 FLY_INLINE void *fly_block_unmark_known(void *p)
 {
-    *(uintptr_t *)p = 0;
+    *(fly_block_word_t *)p = 0;
     return p;
-}
-
-/* The same for a result that may be NULL. */
-FLY_INLINE void *fly_block_unmark(void *p)
-{
-    return fly_likely(p != NULL) ? fly_block_unmark_known(p) : p;
 }
 
 #endif
