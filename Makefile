@@ -33,7 +33,7 @@ COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
 
 .PHONY: all test bench bench-deps clean install uninstall
-all: $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
+all: $(B)/libflymalloc.so $(B)/libflymalloc-secure.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
      $(B)/libflymalloc-tsan.a $(B)/libflymalloc-ubsan.a $(B)/libflymalloc-asan.a $(B)/flymalloc \
      $(B)/man/flymalloc.7
 
@@ -59,6 +59,13 @@ $(B)/asan/%.o: src/%.c $(HDRS)
 $(B)/libflymalloc.so: $(OBJS)
 	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc.so.$(SOMAJOR) -o $@ $^ -lpthread
 	ln -sf libflymalloc.so $(B)/libflymalloc.so.$(SOMAJOR)
+# The same library with the secure mode always on (docs/security.md): only
+# init.c differs.
+$(B)/obj/init-secure.o: src/init.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LIBFLAGS) -DFLY_SECURE_BUILD -c $< -o $@
+$(B)/libflymalloc-secure.so: $(filter-out $(B)/obj/init.o,$(OBJS)) $(B)/obj/init-secure.o
+	$(CC) -shared -Wl,-z,now -Wl,-soname,libflymalloc-secure.so.$(SOMAJOR) -o $@ $^ -lpthread
 $(B)/libflymalloc.a: $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(B)/libflymalloc-prefixed.a: $(POBJS)

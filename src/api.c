@@ -29,6 +29,7 @@
 #include "init.h"
 #include "large.h"
 #include "maintain.h"
+#include "secure.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "stats.h"
@@ -47,6 +48,8 @@ FLY_NOINLINE void *fly_malloc_miss_os(size_t size, unsigned c)
     }
     if (fly_unlikely(fly_background_wanted))
         fly_background_start();
+    if (fly_secure_wanted())
+        return fly_secure_malloc(size);
     if (fly_trace_wanted())
         return fly_traced_malloc(size);
     return fly_tcache_malloc_slow_os(size, c);
@@ -62,6 +65,8 @@ static FLY_NOINLINE void *malloc_big_os(size_t size, bool zero)
 {
     if (fly_unlikely(!fly_initialized))
         fly_init();
+    if (fly_secure_wanted())                   /* calloc is wrapped before it gets here */
+        return fly_secure_malloc(size);
     if (fly_trace_wanted())
         return fly_traced_malloc(size);        /* calloc is traced before it gets here */
     if (size <= FLY_SMALL_MAX) {
@@ -91,6 +96,10 @@ FLY_EXPORT void fly_free(void *p)
 
 void fly_free_slow_os(void *p, const char *fname)
 {
+    if (fly_secure_wanted()) {
+        fly_secure_free(p, fname);
+        return;
+    }
     if (fly_trace_wanted()) {
         fly_traced_free(p, fname);
         return;
@@ -138,7 +147,7 @@ FLY_NOINLINE void fly_free_bin_slow_os(void *p, const fly_tcbin_t *b, const char
 }
 
 /* Usable size of a block we handed out; panics (naming fname) otherwise. */
-static size_t usable_size(const void *p, const char *fname)
+size_t fly_block_usable(const void *p, const char *fname)
 {
     unsigned kind = fly_region_kind(p);
     if (kind == FLY_REGION_MAP_HUGE)
@@ -160,8 +169,18 @@ static size_t usable_size(const void *p, const char *fname)
     fly_panic_ptr(fname, "invalid pointer", p);
 }
 
+/* The same, or in the secure mode the size the program asked for. */
+static size_t usable_size(const void *p, const char *fname)
+{
+    if (fly_secure_wanted())
+        return fly_secure_usable(p, fname);
+    return fly_block_usable(p, fname);
+}
+
 FLY_EXPORT void *fly_calloc(size_t nmemb, size_t size)
 {
+    if (fly_secure_wanted())
+        return fly_secure_calloc(nmemb, size);
     if (fly_trace_wanted())
         return fly_traced_calloc(nmemb, size);
     size_t total;
@@ -192,6 +211,8 @@ static void *realloc_move_os(void *p, size_t old, size_t size)
 
 FLY_EXPORT void *fly_realloc(void *p, size_t size)
 {
+    if (fly_secure_wanted())
+        return fly_secure_realloc(p, size);
     if (fly_trace_wanted())
         return fly_traced_realloc(p, size);
     if (p == NULL)
@@ -233,8 +254,10 @@ FLY_EXPORT void *fly_reallocarray(void *p, size_t nmemb, size_t size)
 }
 
 /* align: a power of two. */
-static void *aligned_alloc_os(size_t align, size_t size)
+static void *aligned_alloc_os(size_t align, size_t size, const char *fname)
 {
+    if (fly_secure_wanted())
+        return fly_secure_aligned(align, size, fname);
     if (align <= 16)
         return fly_malloc(size);
     if (fly_unlikely(!fly_initialized))
@@ -273,7 +296,7 @@ FLY_EXPORT int fly_posix_memalign(void **memptr, size_t alignment, size_t size)
     if (!power_of_two(alignment) || alignment % sizeof(void *))
         return EINVAL;
     int saved = errno;
-    void *p = aligned_alloc_os(alignment, size);
+    void *p = aligned_alloc_os(alignment, size, "posix_memalign");
     errno = saved;
     if (p == NULL)
         return ENOMEM;
@@ -289,7 +312,7 @@ FLY_EXPORT void *fly_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return aligned_alloc_os(alignment, size);
+    return aligned_alloc_os(alignment, size, "aligned_alloc");
 }
 
 FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
@@ -303,14 +326,14 @@ FLY_EXPORT void *fly_memalign(size_t alignment, size_t size)
     }
     if (!power_of_two(alignment))
         alignment = alignment < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(alignment));
-    return aligned_alloc_os(alignment, size);
+    return aligned_alloc_os(alignment, size, "memalign");
 }
 
 FLY_EXPORT void *fly_valloc(size_t size)
 {
     if (fly_trace_wanted())
         return fly_traced_aligned(FLY_VALLOC, FLY_PAGE, size);
-    return aligned_alloc_os(FLY_PAGE, size);
+    return aligned_alloc_os(FLY_PAGE, size, "valloc");
 }
 
 FLY_EXPORT void *fly_pvalloc(size_t size)
@@ -321,7 +344,7 @@ FLY_EXPORT void *fly_pvalloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return aligned_alloc_os(FLY_PAGE, FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE));
+    return aligned_alloc_os(FLY_PAGE, FLY_ALIGN_UP(FLY_MAX(size, 1), FLY_PAGE), "pvalloc");
 }
 
 FLY_EXPORT size_t fly_malloc_usable_size(void *p)
@@ -370,7 +393,10 @@ FLY_EXPORT int fly_malloc_trim(size_t pad)
     bool traced = fly_trace_wanted();
     if (traced)
         fly_trace_enter();
-    fly_tcache_flush_thread();
+    if (fly_secure_wanted())
+        fly_secure_flush_thread("malloc_trim");
+    else
+        fly_tcache_flush_thread();
     if (traced)
         fly_trace_leave();
     fly_maintain_trim_os();

@@ -234,6 +234,9 @@ static void store(fly_opt_t id, uint64_t v, const char *s, fly_policy_t *po, fly
     case FLY_OPT_BACKGROUND:
         se->se_background = v == 1;
         break;
+    case FLY_OPT_SECURE:
+        se->se_secure |= v == 1;      /* the secure library cannot be turned off */
+        break;
     case FLY_OPT_POLICY:              /* chosen first: choose_policy */
     case FLY_OPT_OBJECTIVE:
     case FLY_OPT_PROFILE_DIR:

@@ -59,6 +59,7 @@ typedef struct fly_settings {
     const char *se_numa_topology; /* FLYMALLOC_NUMA_TOPOLOGY, or NULL */
     const char *se_numa_sysfs;    /* FLYMALLOC_NUMA_SYSFS, or NULL */
     bool se_background;           /* FLYMALLOC_BACKGROUND=1 */
+    bool se_secure;               /* FLYMALLOC_SECURE=1, or the secure library */
 } fly_settings_t;
 /* The process's settings, read once by fly_init. */
 extern fly_settings_t fly_settings;

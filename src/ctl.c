@@ -58,6 +58,7 @@
 #include "init.h"
 #include "node.h"
 #include "os.h"
+#include "secure.h"
 #include "tcache.h"
 #include <errno.h>
 #include <string.h>
@@ -239,6 +240,16 @@ static int ctl_action(void (*action)(void), void *old, size_t *oldlen, const voi
     return 0;
 }
 
+/* The calling thread's cached blocks go back (its quarantine too, in the
+ * secure mode, whose sentinel cache holds nothing). */
+static void flush_thread(void)
+{
+    if (fly_secure_wanted())
+        fly_secure_flush_thread("fly_ctl");
+    else
+        fly_tcache_flush_thread();
+}
+
 static void purge_all_os(void)
 {
     fly_malloc_trim(0);
@@ -347,7 +358,7 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     if (strncmp(name, "numa.", 5) == 0)
         return ctl_numa_os(name + 5, old, oldlen, new_);
     if (strcmp(name, "thread.tcache.flush") == 0)
-        return ctl_action(fly_tcache_flush_thread, old, oldlen, new_);
+        return ctl_action(flush_thread, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)
         return ctl_action(purge_all_os, old, oldlen, new_);
     return ENOENT;

@@ -4,6 +4,7 @@
  * and the clock, without allocating.  A fork child keeps its parent's.
  */
 #include "freemark.h"
+#include "random.h"
 #include <stdint.h>
 #include <sys/auxv.h>
 #include <time.h>
@@ -11,26 +12,17 @@
 /* Until fly_free_mark_init: a fixed value of the same shape. */
 uintptr_t fly_free_mark = 0xf1e3a5c796b8d0e1ull;
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 void fly_free_mark_init(void)
 {
     uint64_t seed = 0, random16[2];
     const void *at_random = (const void *)getauxval(AT_RANDOM);
     if (at_random) {
         __builtin_memcpy(random16, at_random, sizeof random16);
-        seed = random16[0] ^ mix64(random16[1]);
+        seed = random16[0] ^ fly_mix64(random16[1]);
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    seed ^= mix64((uint64_t)(uintptr_t)&ts ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec);
+    seed ^= fly_mix64((uint64_t)(uintptr_t)&ts ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec);
     /* The top bit keeps it off every user-space pointer and small number. */
-    fly_free_mark = (uintptr_t)(mix64(seed) | (1ull << 63));
+    fly_free_mark = (uintptr_t)(fly_mix64(seed) | (1ull << 63));
 }

@@ -18,6 +18,7 @@
 #include "exe.h"
 #include "freemark.h"
 #include "fork.h"
+#include "secure.h"
 #include "heap.h"
 #include "huge.h"
 #include "maintain.h"
@@ -37,6 +38,8 @@ static int init_state;            /* 0 none, 1 running, 2 done */
  * the thread's last events. */
 static void thread_exit_os(void *cache)
 {
+    if (fly_secure_on)
+        fly_secure_thread_exit();
     if (fly_tcache_thread_exit_os(cache) && fly_trace_on)
         fly_trace_thread_exit();
 }
@@ -58,12 +61,19 @@ void fly_init(void)
         fly_warn("the system page size is not 4096; flymalloc's pages stay 4096 bytes");
     /* A program's own seed holds even when it runs privileged; the
      * environment of a privileged program is its invoker's, not trusted. */
+#ifdef FLY_SECURE_BUILD
+    fly_settings.se_secure = true;
+#endif
     fly_program_t pg;
     pg.pg_seed = fly_exe_policy_seed(&pg.pg_seed_len);
     pg.pg_key = fly_exe_build_id(&pg.pg_key_len);
     fly_config_parse(fly_exe_secure() ? NULL : environ, &pg, &po, &fly_settings);
     fly_settings.se_start_ms = fly_now_ms();
     fly_free_mark_init();
+    if (fly_settings.se_secure) {
+        po.po_engine = FLY_ENGINE_SLAB;     /* every small block in a zone slot (secure.c) */
+        fly_secure_init();
+    }
     fly_sizeclass_init(&po);
     fly_heap_init_default(&po, fly_maintain_release_os);
     fly_huge_init(po.po_huge_cache_bytes, fly_maintain_release_os);
@@ -78,7 +88,10 @@ void fly_init(void)
     /* These may allocate; the allocator is ready for them. */
     pthread_key_create(&fly_thread_key, thread_exit_os);
     pthread_atfork(fly_prefork, fly_postfork_parent, fly_postfork_child);
-    fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid, fly_settings.se_trace_counter);
+    if (fly_settings.se_secure && fly_settings.se_trace)
+        fly_warn("FLYMALLOC_TRACE is not recorded in the secure mode");
+    else
+        fly_trace_init(fly_settings.se_trace, fly_settings.se_trace_pid, fly_settings.se_trace_counter);
 }
 
 __attribute__((constructor(101))) static void fly_init_early(void)

@@ -78,6 +78,18 @@ void fly_os_purge(void *p, size_t size)
     COUNT(oc_madvise_bytes, size);
 }
 
+bool fly_os_protect(void *p, size_t size, bool guard)
+{
+    FLY_ASSERT_NO_LOCKS();
+    int saved = errno;
+    int rc = mprotect(p, size, guard ? PROT_NONE : PROT_READ | PROT_WRITE);
+    errno = saved;
+    COUNT(oc_mprotect_calls, 1);
+    if (rc != 0)
+        COUNT(oc_mprotect_errors, 1);
+    return rc == 0;
+}
+
 bool fly_os_resize_inplace(void *p, size_t oldsize, size_t newsize)
 {
     FLY_ASSERT_NO_LOCKS();

@@ -17,6 +17,7 @@ typedef struct fly_os_counters {
     uint64_t oc_mremap_calls, oc_mremap_bytes;
     uint64_t oc_mapped_bytes;               /* currently mapped */
     uint64_t oc_bind_calls, oc_bind_errors; /* mbind, and those the kernel refused */
+    uint64_t oc_mprotect_calls, oc_mprotect_errors;  /* guard pages (secure mode) */
 } fly_os_counters_t;
 
 /* How fly_os_bind places memory. */
@@ -35,6 +36,9 @@ bool fly_os_resize_inplace(void *p, size_t oldsize, size_t newsize);
 /* Moves a mapping's pages to dst (a mapping of newsize bytes made by
  * fly_os_map_aligned), without copying; false if it cannot. */
 bool fly_os_move(void *p, size_t oldsize, void *dst, size_t newsize);
+/* Makes [p, p + size) inaccessible (a guard) or read-write again; false
+ * (counted) if the kernel refuses, as it does past vm.max_map_count. */
+bool fly_os_protect(void *p, size_t size, bool guard);
 void fly_os_counters(fly_os_counters_t *out);
 /* Bytes of [p, p + size) resident now (mincore); 0 for what is unmapped. */
 uint64_t fly_os_resident_bytes(const void *p, size_t size);

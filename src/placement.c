@@ -12,6 +12,7 @@
 #include "node.h"
 #include "os.h"
 #include "region.h"
+#include "secure.h"
 #include "sizeclass.h"
 #include "tcache.h"
 #include <errno.h>
@@ -120,6 +121,9 @@ static void *node_alloc_os(size_t size, size_t align, bool zero, int node)
         errno = ENOMEM;
         return NULL;
     }
+    if (fly_secure_wanted())
+        return fly_secure_arm(heap_alloc_os(h, node, fly_secure_request(size, align), align, zero), size,
+                              zero ? "fly_calloc_node" : "fly_malloc_node");
     return heap_alloc_os(h, node, size, align, zero);
 }
 
@@ -152,7 +156,13 @@ FLY_EXPORT int fly_thread_set_node(int node)
     if (fly_unlikely(!fly_initialized))
         fly_init();
     fly_heap_t *h = fly_node_heap_os(node);
-    if (h == NULL || !fly_tcache_attach_os(h))
+    if (h == NULL)
         return -1;
-    return 0;
+    bool secure = fly_secure_wanted();
+    if (secure)
+        fly_secure_enter();
+    bool attached = fly_tcache_attach_os(h);
+    if (secure)
+        fly_secure_leave();
+    return attached ? 0 : -1;
 }

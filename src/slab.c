@@ -28,6 +28,7 @@
  * at nothing.
  */
 #include "slab.h"
+#include "random.h"
 #include "bump.h"
 #include "freemark.h"
 #include "usage.h"
@@ -96,6 +97,8 @@ static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
            (FLY_ZONE_MAX_OBJS / 64 - full_words) * sizeof(uint64_t));
     if (rest)
         z->z_freemap[full_words] = (1ull << rest) - 1;
+    if (fly_slab_secure && !zeroed)
+        memset(base, 0, cl->cl_zone_size);
     /* Every slot starts not allocated, so a free of one never handed out
      * is caught like a double free (freemark.h). */
     for (uint32_t i = 0; i < cl->cl_nobjs; i++)
@@ -122,6 +125,19 @@ void fly_slab_release(fly_zone_t *empty)
 FLY_INLINE bool bump_fills(const fly_slab_t *sl)
 {
     return sl->sl_bump && !fly_bump_spilled();
+}
+
+bool fly_slab_secure;
+
+/* Fisher-Yates: consecutive mallocs get unrelated slots. */
+static void shuffle(void **objs, unsigned n)
+{
+    for (unsigned i = n; i > 1; i--) {
+        unsigned j = fly_random_below(i);
+        void *t = objs[i - 1];
+        objs[i - 1] = objs[j];
+        objs[j] = t;
+    }
 }
 
 unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
@@ -153,6 +169,8 @@ unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned w
         if (z->z_nfree == 0)
             partial_unlink(sc, z);
     }
+    if (fly_unlikely(fly_slab_secure))
+        shuffle(dst, got);
     sc->sc_objs_out += got;
     fly_usage_note((int64_t)got * size);
     return got;

@@ -33,6 +33,11 @@ typedef struct fly_slab {
 
 /* Makes sl empty, taking zones from vm, and filling from the bump engine
  * (bump.h) instead if bump.  Not thread-safe: before use. */
+/* The secure mode (set once, at initialization): new zones are zeroed, so
+ * a slot is all zero until handed out, and each fill hands its objects out
+ * in random order. */
+extern bool fly_slab_secure;
+
 void fly_slab_init(fly_slab_t *sl, struct fly_vmem *vm, bool bump);
 /* Moves up to want free objects of class c into dst.  Takes the class lock
  * itself (dropping it to create zones); returns how many (0: out of memory).

@@ -733,6 +733,8 @@ static void add_counts(const fly_tcache_t *tc, fly_tcache_counts_t *out, bool wi
 {
     for (unsigned c = 1; c <= fly_nclasses; c++) {
         const fly_tcbin_t *b = &tc->tc_bins[c];
+        if (with_cached)
+            out->cached[c] += FLY_GET(tc->tc_held[c]);
         if (FLY_GET(b->tb_cap) == 0)
             continue;
         if (with_cached)

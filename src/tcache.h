@@ -105,6 +105,8 @@ typedef struct fly_tcache {
     uint64_t tc_activity[FLY_PC_COUNT];    /* slow-path visits, for aging */
     uint64_t tc_activity_seen[FLY_PC_COUNT];
     uint8_t tc_last_trip[FLY_PC_COUNT];    /* FLY_TRIP_*: the bin's last depot visit */
+    uint32_t tc_held[FLY_PC_COUNT];        /* in the secure mode's quarantine (secure.c): freed
+                                            * by the program, so counted as cached */
     fly_lcache_t tc_lcache;                /* small large blocks (large.h) */
 } fly_tcache_t;
 
