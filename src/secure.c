@@ -13,8 +13,8 @@
  * A block for a request of n bytes, in a slot of S bytes:
  *   [0, n)          the program's bytes
  *   [n, S - 8)      the slack, every byte the process's slack byte
- *   [S - 8, S)      the canary: a keyed hash of the address in the top 32
- *                   bits, the slack's length in the low 32
+ *   [S - 8, S)      the canary: a keyed hash of the address in its first
+ *                   four bytes, the slack's length in the last four
  * A small block's slot is its size class; a large or huge block's is its
  * usable size less one page, and that page is a guard (PROT_NONE) while
  * the block is live.  free checks the canary and the slack, so a write of
@@ -32,6 +32,7 @@
 #include "secure.h"
 #include "flymalloc.h"
 #include "freemark.h"
+#include "huge.h"
 #include "os.h"
 #include "random.h"
 #include "sizeclass.h"
@@ -128,9 +129,12 @@ static fly_block_word_t *canary_at(const void *p, size_t slot)
     return (fly_block_word_t *)((char *)p + slot - CANARY_BYTES);
 }
 
-static uintptr_t canary_hash(const void *p)
+/* The canary's first four bytes, those a short overflow reaches first: a
+ * keyed hash of the address, no byte of it zero, so that a string's
+ * terminator written one past the end is always seen. */
+static uint32_t canary_hash(const void *p)
 {
-    return (uintptr_t)fly_secret_hash((uintptr_t)p) & ~(uintptr_t)0xffffffffu;
+    return (uint32_t)fly_secret_hash((uintptr_t)p) | 0x01010101u;
 }
 
 /* Writes the slack and the canary of a block of size bytes in its slot. */
@@ -138,7 +142,7 @@ static void seal(void *p, size_t size, size_t slot)
 {
     size_t slack = slot - CANARY_BYTES - size;
     memset((char *)p + size, slack_byte, slack);
-    *canary_at(p, slot) = canary_hash(p) | slack;
+    *canary_at(p, slot) = (uintptr_t)slack << 32 | canary_hash(p);
 }
 
 /* The size the program asked for, from the canary; aborts if the canary
@@ -146,8 +150,8 @@ static void seal(void *p, size_t size, size_t slot)
 static size_t unseal(const void *p, size_t slot, const char *fname)
 {
     uintptr_t w = *canary_at(p, slot);
-    size_t slack = (uint32_t)w;
-    if ((w & ~(uintptr_t)0xffffffffu) != canary_hash(p) || slack > slot - CANARY_BYTES)
+    size_t slack = w >> 32;
+    if ((uint32_t)w != canary_hash(p) || slack > slot - CANARY_BYTES)
         fly_panic_ptr(fname, "overflow past the end of block", p);
     size_t size = slot - CANARY_BYTES - slack;
     if (!all_bytes((const unsigned char *)p + size, slack, slack_byte))
@@ -298,6 +302,10 @@ void fly_secure_free(void *p, const char *fname)
 {
     if (p == NULL)
         return;
+    if (fly_region_kind(p) == FLY_REGION_MAP_HUGE && fly_huge_live_size(p) == 0) {
+        real_free(p, fname);            /* which says what it is: a double free */
+        return;
+    }
     bool big;
     size_t slot = slot_of(p, fname, &big);
     unseal(p, slot, fname);

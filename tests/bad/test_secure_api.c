@@ -1,0 +1,174 @@
+/*
+ * test_secure_api: the secure mode (FLYMALLOC_SECURE=1, docs/security.md)
+ * stops every misuse it claims to detect, with its exact message, through
+ * the prefixed API.
+ *
+ * The program runs itself again with FLYMALLOC_SECURE=1 (the library reads
+ * its settings before main).  Then it runs the cases every mode detects
+ * (tests/common/bad_cases.h) and those only the secure mode detects: writes
+ * past the end of small, large and huge blocks (1, 8 and 64 bytes), seen by
+ * free, realloc and malloc_usable_size; writes into a freed block, seen
+ * when it leaves the quarantine (by a later free, or malloc_trim) and when
+ * it is handed out again; free_sized with a size other than the one asked
+ * for; and a write into the guard page after a large block, which must
+ * kill the program with SIGSEGV.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "flymalloc.h"
+
+#define B_SECURE 1
+#define B_MALLOC(n) ((char *)fly_malloc(t_opaque(n)))
+#define B_FREE fly_free
+#define B_REALLOC fly_realloc
+#define B_TRIM fly_malloc_trim
+#define B_USABLE fly_malloc_usable_size
+#define B_FOREIGN_MALLOC malloc
+#include "bad_cases.h"
+
+static void overflow_one_byte(void)
+{
+    char *p = B_MALLOC(24);
+    bad_expect(p);
+    p[24] = 0;                      /* a string's terminator, one past the end */
+    B_FREE(p);
+}
+static void overflow_eight_bytes(void)
+{
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    memset(p + 64, 'A', 8);
+    B_FREE(p);
+}
+static void overflow_64_bytes(void)
+{
+    char *p = B_MALLOC(100);
+    bad_expect(p);
+    memset(p + 100, 'A', 64);
+    B_FREE(p);
+}
+static void overflow_large(void)
+{
+    char *p = B_MALLOC(100000);
+    bad_expect(p);
+    p[100000] = 1;
+    B_FREE(p);
+}
+static void overflow_huge(void)
+{
+    char *p = B_MALLOC(100u << 20);
+    bad_expect(p);
+    memset(p + (100u << 20), 0, 8);
+    B_FREE(p);
+}
+static void overflow_seen_by_realloc(void)
+{
+    char *p = B_MALLOC(40);
+    bad_expect(p);
+    p[40] = 1;
+    sink = B_REALLOC(p, 4000);
+}
+static void overflow_seen_by_usable_size(void)
+{
+    char *p = B_MALLOC(3000);
+    bad_expect(p);
+    p[3001] = 1;
+    sink = (void *)B_USABLE(p);
+}
+/* Freed, written, and emptied from the quarantine by malloc_trim. */
+static void write_after_free_trim(void)
+{
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    B_FREE(p);
+    p[20] = 1;
+    B_TRIM(0);
+}
+/* Freed, written, and pushed out of the quarantine by later frees. */
+static void write_after_free_evicted(void)
+{
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    B_FREE(p);
+    p[63] = 1;
+    for (int i = 0; i < 20000; i++)
+        B_FREE(B_MALLOC(64));
+}
+/* Freed for real (through the quarantine), written, then handed out
+ * again: malloc finds the slot not zero.  Live blocks keep p's zone. */
+static void write_after_free_reused(void)
+{
+    for (int i = 0; i < 200; i++)
+        sink = B_MALLOC(64);
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    B_FREE(p);
+    B_TRIM(0);
+    p[8] = 1;
+    for (int i = 0; i < 400000; i++)
+        sink = B_MALLOC(64);
+}
+static void free_sized_larger(void)
+{
+    char *p = B_MALLOC(100);
+    bad_expect(p);
+    fly_free_sized(p, 101);
+}
+static void free_sized_other_class(void)
+{
+    char *p = B_MALLOC(100);
+    bad_expect(p);
+    fly_free_sized(p, 40);
+}
+
+/* A write into the page after a large block's end. */
+static void guard_page(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        volatile char *p = B_MALLOC(100000);
+        p[(100000 + 8 + 4095) / 4096 * 4096] = 1;
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+    bad_cases++;
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) {
+        t_log("ok   guard_page (SIGSEGV)\n");
+        return;
+    }
+    bad_failures++;
+    t_log("FAIL guard_page: the write after a large block's end did not fault (status %#x)\n", st);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (getenv("FLYMALLOC_SECURE") == NULL) {
+        setenv("FLYMALLOC_SECURE", "1", 1);
+        execv("/proc/self/exe", argv);
+        CHECK(0, "cannot run itself again: %s", strerror(errno));
+    }
+    run_shared_bad_cases();
+    bad_case("overflow_one_byte", "free", "overflow past the end of block", overflow_one_byte);
+    bad_case("overflow_eight_bytes", "free", "overflow past the end of block", overflow_eight_bytes);
+    bad_case("overflow_64_bytes", "free", "overflow past the end of block", overflow_64_bytes);
+    bad_case("overflow_large", "free", "overflow past the end of block", overflow_large);
+    bad_case("overflow_huge", "free", "overflow past the end of block", overflow_huge);
+    bad_case("overflow_seen_by_realloc", "realloc", "overflow past the end of block", overflow_seen_by_realloc);
+    bad_case("overflow_seen_by_usable_size", "malloc_usable_size", "overflow past the end of block",
+             overflow_seen_by_usable_size);
+    bad_case("write_after_free_trim", "malloc_trim", "write after free to block", write_after_free_trim);
+    bad_case("write_after_free_evicted", "free", "write after free to block", write_after_free_evicted);
+    bad_case("write_after_free_reused", "malloc", "write after free to block", write_after_free_reused);
+    bad_case("free_sized_larger", "free_sized", "wrong size for block", free_sized_larger);
+    bad_case("free_sized_other_class", "free_sized", "wrong size for block", free_sized_other_class);
+    guard_page();
+    return bad_finish();
+}
