@@ -4,7 +4,8 @@
 # (build/libflymalloc-asan.a, debug assertions on), pass with no sanitizer
 # report: every memory access the library makes to its globals, stacks and
 # metadata is checked while threads allocate, free across threads, exit
-# and hit impossible sizes.  The programs' own malloc is ASan's; the
+# and hit impossible sizes, in the default mode and again in the secure
+# mode (FLYMALLOC_SECURE=1).  The programs' own malloc is ASan's; the
 # blocks under test are flymalloc's.
 # flytest: timeout=400
 set -u
@@ -23,14 +24,17 @@ for t in test_thread_stress test_no_overlap test_realloc test_memalign test_call
     $CC -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
         -I"$FLY_ROOT/tests/common" -I"$FLY_ROOT/include" -o "$FLY_TMP/$t" "$src" "$lib" -lpthread -lm ||
         fail "cannot build $t against the ASan library"
-    if ! ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$FLY_TMP/$t" >"$FLY_TMP/$t.log" 2>&1; then
-        tail -n 20 "$FLY_TMP/$t.log"
-        fail "$t failed under ASan and UBSan"
-    fi
-    if grep -q -E "ERROR: AddressSanitizer|runtime error:" "$FLY_TMP/$t.log"; then
-        grep -m5 -E "ERROR: AddressSanitizer|runtime error:" "$FLY_TMP/$t.log"
-        fail "$t: sanitizer report"
-    fi
+    for secure in 0 1; do
+        if ! FLYMALLOC_SECURE=$secure ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$FLY_TMP/$t" \
+                >"$FLY_TMP/$t.log" 2>&1; then
+            tail -n 20 "$FLY_TMP/$t.log"
+            fail "$t failed under ASan and UBSan (FLYMALLOC_SECURE=$secure)"
+        fi
+        if grep -q -E "ERROR: AddressSanitizer|runtime error:" "$FLY_TMP/$t.log"; then
+            grep -m5 -E "ERROR: AddressSanitizer|runtime error:" "$FLY_TMP/$t.log"
+            fail "$t: sanitizer report (FLYMALLOC_SECURE=$secure)"
+        fi
+    done
     n=$((n + 1))
 done
-echo "ok: $n tests passed on the ASan and UBSan library"
+echo "ok: $n tests passed on the ASan and UBSan library, in the default and the secure mode"

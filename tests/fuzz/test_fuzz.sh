@@ -10,7 +10,8 @@
 # Each starts from its corpus in tests/fuzz/corpus/ (seeds kept in the
 # repository; what a run finds goes to a scratch directory) and runs for
 # FLY_FUZZ_SECONDS (30); fuzz_ops runs again for half that under the arena
-# policy and under NUMA interleaving over two synthetic nodes.  A finding fails the test and prints the input in
+# policy, under NUMA interleaving over two synthetic nodes and in the
+# secure mode.  A finding fails the test and prints the input in
 # base64; it then belongs in the corpus as a regression case.  Needs clang
 # with libFuzzer (Debian's clang); skipped without it.
 # flytest: timeout=300
@@ -64,5 +65,6 @@ run fuzz_ops 512 "$secs"
 # nodes, each for half the time.
 FLYMALLOC_POLICY=arena run fuzz_ops 512 $((secs / 2)) fuzz_ops_arena
 FLYMALLOC_NUMA=interleave FLYMALLOC_NUMA_TOPOLOGY=0/1 run fuzz_ops 512 $((secs / 2)) fuzz_ops_numa
+FLYMALLOC_SECURE=1 run fuzz_ops 512 $((secs / 2)) fuzz_ops_secure
 run fuzz_trace 16384 "$secs"
-echo "fuzz_ops ran ${secs} s, and half that under arena and under NUMA interleave; fuzz_trace ${secs} s; no finding"
+echo "fuzz_ops ran ${secs} s, and half that under arena, NUMA interleave and the secure mode; fuzz_trace ${secs} s; no finding"
