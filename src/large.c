@@ -24,6 +24,7 @@
 #include <string.h>
 
 static fly_block_counts_t large_count;    /* atomic */
+static uint64_t large_held_bytes;          /* atomic: fly_large_hold */
 
 static void mark(void *p, uint8_t pc)
 {
@@ -155,12 +156,35 @@ void fly_large_flush(fly_lcache_t *lc)
     lc->lc_bytes = 0;
 }
 
+static void count_live(int64_t blocks, int64_t bytes)
+{
+    __atomic_fetch_add(&large_count.bc_nlive, (uint64_t)blocks, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&large_count.bc_live_bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&large_held_bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
+    fly_usage_note(bytes);
+}
+
+void fly_large_hold(size_t bytes)
+{
+    count_live(-1, -(int64_t)bytes);
+}
+
+void fly_large_unhold(size_t bytes, bool reused)
+{
+    count_live(1, (int64_t)bytes);
+    if (reused) {
+        __atomic_fetch_add(&large_count.bc_nalloc, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&large_count.bc_requested, bytes, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&large_count.bc_usable, bytes, __ATOMIC_RELAXED);
+    }
+}
+
 void fly_large_counts(fly_block_counts_t *out)
 {
     out->bc_nalloc = __atomic_load_n(&large_count.bc_nalloc, __ATOMIC_RELAXED);
     out->bc_nlive = __atomic_load_n(&large_count.bc_nlive, __ATOMIC_RELAXED);
     out->bc_live_bytes = __atomic_load_n(&large_count.bc_live_bytes, __ATOMIC_RELAXED);
-    out->bc_cached_bytes = 0;
+    out->bc_cached_bytes = __atomic_load_n(&large_held_bytes, __ATOMIC_RELAXED);
     out->bc_requested = __atomic_load_n(&large_count.bc_requested, __ATOMIC_RELAXED);
     out->bc_usable = __atomic_load_n(&large_count.bc_usable, __ATOMIC_RELAXED);
 }

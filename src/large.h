@@ -47,5 +47,9 @@ bool fly_large_resize_inplace(void *p, size_t newsize);
 /* Gives every block lc holds back to its arena. */
 void fly_large_flush(fly_lcache_t *lc);
 void fly_large_counts(fly_block_counts_t *out);
+/* The secure mode keeps a block the program freed (secure.c): it counts
+ * as cached, not live, until it is handed out again (reused) or freed. */
+void fly_large_hold(size_t bytes);
+void fly_large_unhold(size_t bytes, bool reused);
 
 #endif
