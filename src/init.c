@@ -19,6 +19,7 @@
 #include "freemark.h"
 #include "fork.h"
 #include "secure.h"
+#include "vmem.h"
 #include "heap.h"
 #include "huge.h"
 #include "maintain.h"
@@ -72,6 +73,7 @@ void fly_init(void)
     fly_free_mark_init();
     if (fly_settings.se_secure) {
         po.po_engine = FLY_ENGINE_SLAB;     /* every small block in a zone slot (secure.c) */
+        fly_vmem_guard_regions();
         fly_secure_init();
     }
     fly_sizeclass_init(&po);

@@ -148,7 +148,12 @@ size_t fly_secure_request(size_t size, size_t align)
         return size + CANARY_BYTES;
     if (size > SIZE_MAX - 2 * FLY_PAGE - CANARY_BYTES)
         return SIZE_MAX;                  /* the allocator below says ENOMEM */
-    return FLY_ALIGN_UP(size + CANARY_BYTES, FLY_PAGE) + FLY_PAGE;
+    size_t request = FLY_ALIGN_UP(size + CANARY_BYTES, FLY_PAGE) + FLY_PAGE;
+    /* A region's last page is a guard here (vmem.h): a large block of the
+     * largest sizes would not fit, so it is made huge. */
+    if (request > FLY_LARGE_MAX - FLY_PAGE && request <= FLY_LARGE_MAX)
+        request = FLY_LARGE_MAX + FLY_PAGE;
+    return request;
 }
 
 /* The slot of a live block (see the top of the file), its size S; big:

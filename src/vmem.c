@@ -50,6 +50,18 @@
  * under the lock and unmapped after it, so the list lives on the stack. */
 #define RELEASE_BATCH 16
 
+/* Pages of a region vmem hands out lie below this: the last page is a
+ * guard in the secure mode (fly_vmem_guard_regions). */
+static uint32_t region_end = FLY_REGION_PAGES;
+
+/* The header's last page is never used, so it can be a guard too. */
+_Static_assert(sizeof(fly_region_t) <= FLY_REGION_HEADER - FLY_PAGE, "no room for the header's guard");
+
+void fly_vmem_guard_regions(void)
+{
+    region_end = FLY_REGION_PAGES - 1;
+}
+
 void fly_vmem_init(fly_vmem_t *vm, void *owner, uint64_t decay_ms, fly_vmem_import_fail_fn hook)
 {
     memset(vm, 0, sizeof(*vm));
@@ -137,7 +149,7 @@ static void free_span(fly_vmem_t *vm, fly_region_t *r, uint32_t page, uint32_t n
         page = left;
         vm->vm_coalesces++;
     }
-    if (page + n < FLY_REGION_PAGES && r->r_span[page + n].sp_state == state) {
+    if (page + n < region_end && r->r_span[page + n].sp_state == state) {
         uint32_t right = page + n;
         freed_at = merged_stamp(freed_at, n, &r->r_span[right]);
         n += r->r_span[right].sp_npages;
@@ -219,8 +231,7 @@ static bool region_publish(fly_vmem_t *vm, fly_region_t *r)
     vm->vm_nregions++;
     r->r_arena = vm;
     r->r_first_page = FLY_REGION_HEADER_PAGES;
-    set_insert(vm, r, FLY_REGION_HEADER_PAGES, FLY_REGION_PAGES - FLY_REGION_HEADER_PAGES,
-               SET_COLD, 0);
+    set_insert(vm, r, FLY_REGION_HEADER_PAGES, region_end - FLY_REGION_HEADER_PAGES, SET_COLD, 0);
     __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], fly_region_map_word(r),
                      __ATOMIC_RELEASE);
     return true;
@@ -228,7 +239,7 @@ static bool region_publish(fly_vmem_t *vm, fly_region_t *r)
 
 void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool *zeroed)
 {
-    if (npages == 0 || npages > FLY_REGION_PAGES - FLY_REGION_HEADER_PAGES ||
+    if (npages == 0 || npages > region_end - FLY_REGION_HEADER_PAGES ||
         align_pages > FLY_REGION_PAGES)
         return NULL;
     uint32_t n = (uint32_t)npages, a = (uint32_t)FLY_MAX(align_pages, 1);
@@ -253,6 +264,10 @@ void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool 
             r = fly_os_map_aligned(FLY_REGION, FLY_REGION);
         if (r == NULL)
             return NULL;
+        if (region_end < FLY_REGION_PAGES) {
+            fly_os_protect(fly_page_addr(r, FLY_REGION_HEADER_PAGES - 1), FLY_PAGE, true);
+            fly_os_protect(fly_page_addr(r, region_end), FLY_PAGE, true);
+        }
         if (vm->vm_place)
             vm->vm_place(vm->vm_owner, r, FLY_REGION);
         fly_lock(&vm->vm_lock);
@@ -306,11 +321,11 @@ bool fly_vmem_grow(fly_vmem_t *vm, void *p, size_t npages, size_t newpages)
 {
     fly_region_t *r = fly_region_of(p);
     uint32_t page = fly_page_index(p), next = page + (uint32_t)npages;
-    if (page + newpages > FLY_REGION_PAGES)
+    if (page + newpages > region_end)
         return false;
     bool grown = false;
     fly_lock(&vm->vm_lock);
-    if (next < FLY_REGION_PAGES) {
+    if (next < region_end) {
         fly_span_t *nb = &r->r_span[next];
         uint32_t need = (uint32_t)(newpages - npages);
         if ((nb->sp_state == FLY_SPAN_DIRTY || nb->sp_state == FLY_SPAN_COLD) &&
@@ -415,7 +430,7 @@ size_t fly_vmem_release_empty_os(fly_vmem_t *vm)
     for (uint32_t i = 0; i < vm->vm_nregions && n < RELEASE_BATCH;) {
         fly_region_t *r = vm->vm_regions[i];
         fly_span_t *h = &r->r_span[r->r_first_page];
-        uint32_t usable = FLY_REGION_PAGES - r->r_first_page;
+        uint32_t usable = region_end - r->r_first_page;
         if (h->sp_npages != usable || (h->sp_state != FLY_SPAN_DIRTY && h->sp_state != FLY_SPAN_COLD)) {
             i++;
             continue;

@@ -61,6 +61,11 @@ void fly_vmem_free(fly_vmem_t *vm, void *p, size_t npages);
 void fly_vmem_shrink(fly_vmem_t *vm, void *p, size_t npages, size_t newpages);
 /* Grows the used span at p in place if the pages after it are free. */
 bool fly_vmem_grow(fly_vmem_t *vm, void *p, size_t npages, size_t newpages);
+/* The secure mode (before any region exists): each region's last page,
+ * and its header's, become guard pages (PROT_NONE), so a linear overflow
+ * from a region's last block or an underflow from its first cannot reach
+ * a header. */
+void fly_vmem_guard_regions(void);
 /* Number of pages in the used span starting at p. */
 size_t fly_vmem_span_pages(const void *p);
 /* Purges dirty spans idle for at least the arena's decay time (all of them

@@ -10,8 +10,8 @@
  * free, realloc and malloc_usable_size; writes into a freed block, seen
  * when it leaves the quarantine (by a later free, or malloc_trim) and when
  * it is handed out again; free_sized with a size other than the one asked
- * for; and a write into the guard page after a large block, which must
- * kill the program with SIGSEGV.
+ * for; and writes into the guard pages after a large block and at both
+ * ends of a region's heap pages, which must kill the program with SIGSEGV.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -124,7 +124,26 @@ static void free_sized_other_class(void)
 }
 
 /* A write into the page after a large block's end. */
-static void guard_page(void)
+static void write_guard_after_large(void)
+{
+    volatile char *p = B_MALLOC(100000);
+    p[(100000 + 8 + 4095) / 4096 * 4096] = 1;
+}
+/* Writes into the last page of a 64 MiB region (after its last block) and
+ * into the last page of its header (before its first block). */
+static void write_guard_region_end(void)
+{
+    uintptr_t region = (uintptr_t)B_MALLOC(64) & ~(((uintptr_t)64 << 20) - 1);
+    ((volatile char *)region)[(64u << 20) - 4096] = 1;
+}
+static void write_guard_header_end(void)
+{
+    uintptr_t region = (uintptr_t)B_MALLOC(64) & ~(((uintptr_t)64 << 20) - 1);
+    ((volatile char *)region)[(1u << 20) - 1] = 1;
+}
+
+/* fn must die of SIGSEGV: it wrote into a guard page. */
+static void expect_segv(const char *name, void (*fn)(void))
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -132,19 +151,36 @@ static void guard_page(void)
     if (pid == 0) {
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);
-        volatile char *p = B_MALLOC(100000);
-        p[(100000 + 8 + 4095) / 4096 * 4096] = 1;
+        fn();
         _exit(0);
     }
     int st;
     CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
     bad_cases++;
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) {
-        t_log("ok   guard_page (SIGSEGV)\n");
+        t_log("ok   %s (SIGSEGV)\n", name);
         return;
     }
     bad_failures++;
-    t_log("FAIL guard_page: the write after a large block's end did not fault (status %#x)\n", st);
+    t_log("FAIL %s: the write into a guard page did not fault (status %#x)\n", name, st);
+}
+
+/* The largest large blocks still come (as huge ones, the region's last page
+ * being a guard), and keep their contents through realloc. */
+static void largest_blocks(void)
+{
+    bad_cases++;
+    size_t sizes[] = { (63u << 20) - 4096, (63u << 20) - 16, 63u << 20, (63u << 20) + 1 };
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char *p = B_MALLOC(sizes[i]);
+        CHECK(p != NULL, "malloc(%zu) failed in the secure mode", sizes[i]);
+        p[0] = 1;
+        p[sizes[i] - 1] = 2;
+        p = B_REALLOC(p, sizes[i] - 100000);
+        CHECK(p != NULL && p[0] == 1, "realloc(%zu) lost the block", sizes[i] - 100000);
+        B_FREE(p);
+    }
+    t_log("ok   largest_blocks\n");
 }
 
 int main(int argc, char **argv)
@@ -169,6 +205,9 @@ int main(int argc, char **argv)
     bad_case("write_after_free_reused", "malloc", "write after free to block", write_after_free_reused);
     bad_case("free_sized_larger", "free_sized", "wrong size for block", free_sized_larger);
     bad_case("free_sized_other_class", "free_sized", "wrong size for block", free_sized_other_class);
-    guard_page();
+    expect_segv("guard_after_large", write_guard_after_large);
+    expect_segv("guard_region_end", write_guard_region_end);
+    expect_segv("guard_header_end", write_guard_header_end);
+    largest_blocks();
     return bad_finish();
 }
