@@ -49,7 +49,7 @@ FLY_NOINLINE void *fly_malloc_miss_os(size_t size, unsigned c)
     if (fly_unlikely(fly_background_wanted))
         fly_background_start();
     if (fly_secure_wanted())
-        return fly_secure_malloc(size);
+        return fly_secure_malloc_os(size);
     if (fly_trace_wanted())
         return fly_traced_malloc(size);
     return fly_tcache_malloc_slow_os(size, c);
@@ -66,7 +66,7 @@ static FLY_NOINLINE void *malloc_big_os(size_t size, bool zero)
     if (fly_unlikely(!fly_initialized))
         fly_init();
     if (fly_secure_wanted())                   /* calloc is wrapped before it gets here */
-        return fly_secure_malloc(size);
+        return fly_secure_malloc_os(size);
     if (fly_trace_wanted())
         return fly_traced_malloc(size);        /* calloc is traced before it gets here */
     if (size <= FLY_SMALL_MAX) {
@@ -97,7 +97,7 @@ FLY_EXPORT void fly_free(void *p)
 void fly_free_slow_os(void *p, const char *fname)
 {
     if (fly_secure_wanted()) {
-        fly_secure_free(p, fname);
+        fly_secure_free_os(p, fname);
         return;
     }
     if (fly_trace_wanted()) {
@@ -180,7 +180,7 @@ static size_t usable_size(const void *p, const char *fname)
 FLY_EXPORT void *fly_calloc(size_t nmemb, size_t size)
 {
     if (fly_secure_wanted())
-        return fly_secure_calloc(nmemb, size);
+        return fly_secure_calloc_os(nmemb, size);
     if (fly_trace_wanted())
         return fly_traced_calloc(nmemb, size);
     size_t total;
@@ -212,7 +212,7 @@ static void *realloc_move_os(void *p, size_t old, size_t size)
 FLY_EXPORT void *fly_realloc(void *p, size_t size)
 {
     if (fly_secure_wanted())
-        return fly_secure_realloc(p, size);
+        return fly_secure_realloc_os(p, size);
     if (fly_trace_wanted())
         return fly_traced_realloc(p, size);
     if (p == NULL)
@@ -257,7 +257,7 @@ FLY_EXPORT void *fly_reallocarray(void *p, size_t nmemb, size_t size)
 static void *aligned_alloc_os(size_t align, size_t size, const char *fname)
 {
     if (fly_secure_wanted())
-        return fly_secure_aligned(align, size, fname);
+        return fly_secure_aligned_os(align, size, fname);
     if (align <= 16)
         return fly_malloc(size);
     if (fly_unlikely(!fly_initialized))
@@ -394,7 +394,7 @@ FLY_EXPORT int fly_malloc_trim(size_t pad)
     if (traced)
         fly_trace_enter();
     if (fly_secure_wanted())
-        fly_secure_flush_thread("malloc_trim");
+        fly_secure_flush_thread_os("malloc_trim");
     else
         fly_tcache_flush_thread();
     if (traced)

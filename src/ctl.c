@@ -242,10 +242,10 @@ static int ctl_action(void (*action)(void), void *old, size_t *oldlen, const voi
 
 /* The calling thread's cached blocks go back (its quarantine too, in the
  * secure mode, whose sentinel cache holds nothing). */
-static void flush_thread(void)
+static void flush_thread_os(void)
 {
     if (fly_secure_wanted())
-        fly_secure_flush_thread("fly_ctl");
+        fly_secure_flush_thread_os("fly_ctl");
     else
         fly_tcache_flush_thread();
 }
@@ -358,7 +358,7 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     if (strncmp(name, "numa.", 5) == 0)
         return ctl_numa_os(name + 5, old, oldlen, new_);
     if (strcmp(name, "thread.tcache.flush") == 0)
-        return ctl_action(flush_thread, old, oldlen, new_);
+        return ctl_action(flush_thread_os, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)
         return ctl_action(purge_all_os, old, oldlen, new_);
     return ENOENT;

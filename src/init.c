@@ -40,7 +40,7 @@ static int init_state;            /* 0 none, 1 running, 2 done */
 static void thread_exit_os(void *cache)
 {
     if (fly_secure_on)
-        fly_secure_thread_exit();
+        fly_secure_thread_exit_os();
     if (fly_tcache_thread_exit_os(cache) && fly_trace_on)
         fly_trace_thread_exit();
 }

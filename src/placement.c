@@ -122,7 +122,7 @@ static void *node_alloc_os(size_t size, size_t align, bool zero, int node)
         return NULL;
     }
     if (fly_secure_wanted())
-        return fly_secure_arm(heap_alloc_os(h, node, fly_secure_request(size, align), align, zero), size,
+        return fly_secure_arm_os(heap_alloc_os(h, node, fly_secure_request(size, align), align, zero), size,
                               zero ? "fly_calloc_node" : "fly_malloc_node");
     return heap_alloc_os(h, node, size, align, zero);
 }

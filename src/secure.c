@@ -100,7 +100,7 @@ void fly_secure_leave(void)
     fly_secure_inside = false;
 }
 
-static void real_free(void *p, const char *fname)
+static void real_free_os(void *p, const char *fname)
 {
     fly_secure_enter();
     fly_free_inline(p, fname);
@@ -221,7 +221,7 @@ static size_t unseal(const void *p, size_t slot, const char *fname)
     return size;
 }
 
-void *fly_secure_arm(void *p, size_t size, const char *fname)
+void *fly_secure_arm_os(void *p, size_t size, const char *fname)
 {
     if (p == NULL)
         return NULL;
@@ -239,7 +239,7 @@ void *fly_secure_arm(void *p, size_t size, const char *fname)
  * (at most 16: any block), zeroed if zero.  When it fails, what the
  * thread's quarantine holds may be pinning whole regions: it is emptied
  * and the heaps trimmed (malloc_trim), and the call made once more. */
-static void *real_alloc(size_t request, size_t align, bool zero)
+static void *real_alloc_os(size_t request, size_t align, bool zero)
 {
     for (int attempt = 0;; attempt++) {
         fly_secure_enter();
@@ -267,26 +267,26 @@ static void hold(size_t slot, int32_t delta)
 /* A block leaves the quarantine, and is freed for real.  Its first bytes,
  * where a dangling pointer's writes land most often, are checked now; the
  * whole slot is checked when it is handed out again. */
-static void release(void *p, size_t slot, const char *fname)
+static void release_os(void *p, size_t slot, const char *fname)
 {
     bool marked = fly_block_is_marked(p);
     fly_block_unmark_known(p);
     if (!marked || !all_zero(p, FLY_MIN(slot, EARLY_CHECK_BYTES)))
         fly_panic_ptr(fname, "write after free to block", p);
-    real_free(p, fname);
+    real_free_os(p, fname);
 }
 
 /* The calling thread's quarantine, made on first use; NULL for a thread
  * whose cache is gone (other destructors after ours: nothing would ever
  * empty it) or when no memory is left. */
-static quarantine_t *quarantine_of_thread(void)
+static quarantine_t *quarantine_of_thread_os(void)
 {
     quarantine_t *q = secure_quarantine;
     if (fly_likely(q != NULL))
         return q;
     if (secure_real_tc->tc_state == FLY_TC_DEAD)
         return NULL;
-    q = real_alloc(sizeof(quarantine_t), 16, false);
+    q = real_alloc_os(sizeof(quarantine_t), 16, false);
     if (q) {
         hold(fly_block_usable(q, "free"), 1);      /* the allocator's, not the program's */
         memset(q, 0, sizeof(*q));
@@ -297,13 +297,13 @@ static quarantine_t *quarantine_of_thread(void)
 
 /* A large block leaves the thread's guarded blocks: its guard page goes,
  * and it is freed for real. */
-static void unguard_and_free(void *p, size_t usable, const char *fname)
+static void unguard_and_free_os(void *p, size_t usable, const char *fname)
 {
     fly_os_protect((char *)p + usable - FLY_PAGE, FLY_PAGE, false);
-    real_free(p, fname);
+    real_free_os(p, fname);
 }
 
-static void guarded_drop_oldest(quarantine_t *q, const char *fname)
+static void guarded_drop_oldest_os(quarantine_t *q, const char *fname)
 {
     void *p = q->q_large[0];
     uint32_t usable = q->q_large_usable[0];
@@ -312,20 +312,20 @@ static void guarded_drop_oldest(quarantine_t *q, const char *fname)
     memmove(q->q_large, q->q_large + 1, q->q_guarded * sizeof(q->q_large[0]));
     memmove(q->q_large_usable, q->q_large_usable + 1, q->q_guarded * sizeof(q->q_large_usable[0]));
     fly_large_unhold(usable, false);
-    unguard_and_free(p, usable, fname);
+    unguard_and_free_os(p, usable, fname);
 }
 
 /* A freed large block (its canary checked, then marked freed) stays with
  * the thread, guard page and all, for the next request of its size. */
-static void guarded_put(void *p, size_t usable, const char *fname)
+static void guarded_put_os(void *p, size_t usable, const char *fname)
 {
-    quarantine_t *q = quarantine_of_thread();
+    quarantine_t *q = quarantine_of_thread_os();
     if (q == NULL || usable > GUARDED_BYTES) {
-        unguard_and_free(p, usable, fname);
+        unguard_and_free_os(p, usable, fname);
         return;
     }
     while (q->q_guarded && (q->q_guarded == GUARDED_SLOTS || q->q_guarded_bytes + usable > GUARDED_BYTES))
-        guarded_drop_oldest(q, fname);
+        guarded_drop_oldest_os(q, fname);
     q->q_large[q->q_guarded] = p;
     q->q_large_usable[q->q_guarded] = (uint32_t)usable;
     q->q_guarded++;
@@ -359,11 +359,11 @@ static void *guarded_take(size_t want, size_t *usable)
     return p;
 }
 
-static void quarantine_put(void *p, size_t slot, const char *fname)
+static void quarantine_put_os(void *p, size_t slot, const char *fname)
 {
-    quarantine_t *q = quarantine_of_thread();
+    quarantine_t *q = quarantine_of_thread_os();
     if (q == NULL) {
-        release(p, slot, fname);
+        release_os(p, slot, fname);
         return;
     }
     while (q->q_count && (q->q_count == QUARANTINE_SLOTS || q->q_bytes + slot > QUARANTINE_BYTES)) {
@@ -375,7 +375,7 @@ static void quarantine_put(void *p, size_t slot, const char *fname)
         q->q_size[i] = q->q_size[q->q_count];
         q->q_bytes -= old_slot;
         hold(old_slot, -1);
-        release(old, old_slot, fname);
+        release_os(old, old_slot, fname);
     }
     q->q_block[q->q_count] = p;
     q->q_size[q->q_count] = (uint32_t)slot;
@@ -384,23 +384,23 @@ static void quarantine_put(void *p, size_t slot, const char *fname)
     hold(slot, 1);
 }
 
-static void quarantine_empty(const char *fname)
+static void quarantine_empty_os(const char *fname)
 {
     quarantine_t *q = secure_quarantine;
     if (q == NULL)
         return;
     for (uint32_t i = 0; i < q->q_count; i++) {
         hold(q->q_size[i], -1);
-        release(q->q_block[i], q->q_size[i], fname);
+        release_os(q->q_block[i], q->q_size[i], fname);
     }
     while (q->q_guarded)
-        guarded_drop_oldest(q, fname);
+        guarded_drop_oldest_os(q, fname);
     secure_quarantine = NULL;
     /* Zeroed, as every freed slot must be (its reuse is checked). */
     size_t slot = fly_block_usable(q, fname);
     hold(slot, -1);
     memset(q, 0, slot);
-    real_free(q, fname);
+    real_free_os(q, fname);
 }
 
 /* A large block of request bytes from the thread's guarded ones, armed
@@ -416,16 +416,16 @@ static void *reuse_guarded(size_t request, size_t size)
     return p;
 }
 
-void *fly_secure_malloc(size_t size)
+void *fly_secure_malloc_os(size_t size)
 {
     size_t request = fly_secure_request(size, 16);
     void *p = reuse_guarded(request, size);
     if (p)
         return p;
-    return fly_secure_arm(real_alloc(request, 16, false), size, "malloc");
+    return fly_secure_arm_os(real_alloc_os(request, 16, false), size, "malloc");
 }
 
-void *fly_secure_calloc(size_t nmemb, size_t size)
+void *fly_secure_calloc_os(size_t nmemb, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total)) {
@@ -437,12 +437,12 @@ void *fly_secure_calloc(size_t nmemb, size_t size)
     void *p = reuse_guarded(request, total);
     if (p)
         return memset(p, 0, total);
-    return fly_secure_arm(real_alloc(request, 16, request > FLY_SMALL_MAX), total, "calloc");
+    return fly_secure_arm_os(real_alloc_os(request, 16, request > FLY_SMALL_MAX), total, "calloc");
 }
 
-void *fly_secure_aligned(size_t align, size_t size, const char *fname)
+void *fly_secure_aligned_os(size_t align, size_t size, const char *fname)
 {
-    return fly_secure_arm(real_alloc(fly_secure_request(size, align), align, false), size, fname);
+    return fly_secure_arm_os(real_alloc_os(fly_secure_request(size, align), align, false), size, fname);
 }
 
 size_t fly_secure_usable(const void *p, const char *fname)
@@ -452,12 +452,12 @@ size_t fly_secure_usable(const void *p, const char *fname)
     return unseal(p, slot, fname);
 }
 
-void fly_secure_free(void *p, const char *fname)
+void fly_secure_free_os(void *p, const char *fname)
 {
     if (p == NULL)
         return;
     if (fly_region_kind(p) == FLY_REGION_MAP_HUGE && fly_huge_live_size(p) == 0) {
-        real_free(p, fname);            /* which says what it is: a double free */
+        real_free_os(p, fname);            /* which says what it is: a double free */
         return;
     }
     bool big;
@@ -465,24 +465,24 @@ void fly_secure_free(void *p, const char *fname)
     unseal(p, slot, fname);
     if (big) {
         if (fly_region_kind(p) == FLY_REGION_MAP_HUGE) {
-            unguard_and_free(p, slot + FLY_PAGE, fname);
+            unguard_and_free_os(p, slot + FLY_PAGE, fname);
             return;
         }
         *canary_at(p, slot) ^= FREED_CANARY;
-        guarded_put(p, slot + FLY_PAGE, fname);
+        guarded_put_os(p, slot + FLY_PAGE, fname);
         return;
     }
     memset(p, 0, slot);
     fly_block_mark(p);
-    quarantine_put(p, slot, fname);
+    quarantine_put_os(p, slot, fname);
 }
 
-void *fly_secure_realloc(void *p, size_t size)
+void *fly_secure_realloc_os(void *p, size_t size)
 {
     if (p == NULL)
-        return fly_secure_malloc(size);
+        return fly_secure_malloc_os(size);
     if (size == 0) {
-        fly_secure_free(p, "realloc");
+        fly_secure_free_os(p, "realloc");
         return NULL;
     }
     bool big;
@@ -509,26 +509,26 @@ void *fly_secure_realloc(void *p, size_t size)
             fly_os_protect((char *)p + slot, FLY_PAGE, true);
             return NULL;
         }
-        return fly_secure_arm(q, size, "realloc");
+        return fly_secure_arm_os(q, size, "realloc");
     }
-    void *q = fly_secure_malloc(size);
+    void *q = fly_secure_malloc_os(size);
     if (q == NULL)
         return NULL;
     memcpy(q, p, FLY_MIN(old, size));
-    fly_secure_free(p, "realloc");
+    fly_secure_free_os(p, "realloc");
     return q;
 }
 
-void fly_secure_flush_thread(const char *fname)
+void fly_secure_flush_thread_os(const char *fname)
 {
-    quarantine_empty(fname);
+    quarantine_empty_os(fname);
     fly_secure_enter();
     fly_tcache_flush_thread();
     fly_secure_leave();
 }
 
-void fly_secure_thread_exit(void)
+void fly_secure_thread_exit_os(void)
 {
-    quarantine_empty("free");
+    quarantine_empty_os("free");
     secure_real_tc = &fly_tcache_dead;
 }

@@ -24,12 +24,12 @@ FLY_INLINE bool fly_secure_wanted(void)
 /* From fly_init, before the first block is handed out. */
 void fly_secure_init(void);
 
-void *fly_secure_malloc(size_t size);
-void fly_secure_free(void *p, const char *fname);
-void *fly_secure_calloc(size_t nmemb, size_t size);
-void *fly_secure_realloc(void *p, size_t size);
+void *fly_secure_malloc_os(size_t size);
+void fly_secure_free_os(void *p, const char *fname);
+void *fly_secure_calloc_os(size_t nmemb, size_t size);
+void *fly_secure_realloc_os(void *p, size_t size);
 /* align: a power of two, already checked by the caller. */
-void *fly_secure_aligned(size_t align, size_t size, const char *fname);
+void *fly_secure_aligned_os(size_t align, size_t size, const char *fname);
 /* The size the program asked for: what malloc_usable_size reports. */
 size_t fly_secure_usable(const void *p, const char *fname);
 
@@ -37,7 +37,7 @@ size_t fly_secure_usable(const void *p, const char *fname);
  * allocator for, so that size bytes fit with the canary (and the guard
  * page, for a large block); then the block p got arms it. */
 size_t fly_secure_request(size_t size, size_t align);
-void *fly_secure_arm(void *p, size_t size, const char *fname);
+void *fly_secure_arm_os(void *p, size_t size, const char *fname);
 
 /* Around an operation on the thread's own cache (malloc_trim's flush,
  * fly_thread_set_node): the real cache in, then the sentinel back. */
@@ -46,9 +46,9 @@ void fly_secure_leave(void);
 /* Frees every block the thread's quarantine holds, naming fname if one
  * was written after its free; then its cache gives its blocks back
  * (malloc_trim, fly_ctl's thread.tcache.flush). */
-void fly_secure_flush_thread(const char *fname);
+void fly_secure_flush_thread_os(const char *fname);
 /* From the thread-exit destructor, before the cache drains. */
-void fly_secure_thread_exit(void);
+void fly_secure_thread_exit_os(void);
 
 /* The usable size of a block as the allocator below sees it (api.c);
  * aborts naming fname on a pointer that is not a live block. */
