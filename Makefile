@@ -105,10 +105,10 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
             -e 's|@SOMAJOR@|$(SOMAJOR)|g'
 INSTALLED_DOCS = README.md docs/design.md docs/measuring.md docs/policies.md docs/trace-format.md \
-                 docs/benchmarks.md docs/numa.md docs/tuning.md
+                 docs/benchmarks.md docs/numa.md docs/tuning.md docs/security.md
 
 # What install needs (not the sanitizer builds, which are only for tests).
-INSTALLABLES = $(B)/libflymalloc.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
+INSTALLABLES = $(B)/libflymalloc.so $(B)/libflymalloc-secure.so $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a \
                $(B)/man/flymalloc.7 $(B)/install/flymalloc
 install: $(INSTALLABLES)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/flymalloc \
@@ -122,6 +122,9 @@ install: $(INSTALLABLES)
 	install -m 755 $(B)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION)
 	ln -sf libflymalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(SOMAJOR)
 	ln -sf libflymalloc.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libflymalloc.so
+	install -m 755 $(B)/libflymalloc-secure.so $(DESTDIR)$(LIBDIR)/libflymalloc-secure.so.$(VERSION)
+	ln -sf libflymalloc-secure.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc-secure.so.$(SOMAJOR)
+	ln -sf libflymalloc-secure.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libflymalloc-secure.so
 	install -m 644 $(B)/libflymalloc.a $(B)/libflymalloc-prefixed.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/flymalloc.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/install/flymalloc $(DESTDIR)$(BINDIR)/flymalloc
@@ -135,6 +138,8 @@ install: $(INSTALLABLES)
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc.so.$(SOMAJOR) \
 	    $(DESTDIR)$(LIBDIR)/libflymalloc.so $(DESTDIR)$(LIBDIR)/libflymalloc.a \
+	    $(DESTDIR)$(LIBDIR)/libflymalloc-secure.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libflymalloc-secure.so.$(SOMAJOR) \
+	    $(DESTDIR)$(LIBDIR)/libflymalloc-secure.so \
 	    $(DESTDIR)$(LIBDIR)/libflymalloc-prefixed.a $(DESTDIR)$(INCLUDEDIR)/flymalloc.h \
 	    $(DESTDIR)$(BINDIR)/flymalloc $(DESTDIR)$(LIBDIR)/pkgconfig/flymalloc.pc \
 	    $(DESTDIR)$(COMPLETIONDIR)/flymalloc

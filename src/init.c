@@ -102,9 +102,12 @@ __attribute__((constructor(101))) static void fly_init_early(void)
         fly_init();
 }
 
-/* At exit the recorder writes its last events, then the report prints. */
+/* At exit the secure mode checks the quarantine, the recorder writes its
+ * last events, then the report prints. */
 __attribute__((destructor)) static void fly_fini(void)
 {
+    if (fly_secure_on)
+        fly_secure_check_at_exit();
     fly_trace_finish_os();
     fly_report_at_exit_os();
 }

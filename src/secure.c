@@ -532,3 +532,14 @@ void fly_secure_thread_exit_os(void)
     quarantine_empty_os("free");
     secure_real_tc = &fly_tcache_dead;
 }
+
+void fly_secure_check_at_exit(void)
+{
+    const quarantine_t *q = secure_quarantine;
+    for (uint32_t i = 0; q && i < q->q_count; i++) {
+        const void *p = q->q_block[i];
+        if (!fly_block_is_marked(p) ||
+            !all_zero((const char *)p + sizeof(fly_block_word_t), q->q_size[i] - sizeof(fly_block_word_t)))
+            fly_panic_ptr("exit", "write after free to block", p);
+    }
+}

@@ -47,6 +47,9 @@ void fly_secure_leave(void);
  * was written after its free; then its cache gives its blocks back
  * (malloc_trim, fly_ctl's thread.tcache.flush). */
 void fly_secure_flush_thread_os(const char *fname);
+/* At exit (the library's destructor): the exiting thread's quarantined
+ * blocks must still be unwritten, or the program aborts naming exit(). */
+void fly_secure_check_at_exit(void);
 /* From the thread-exit destructor, before the cache drains. */
 void fly_secure_thread_exit_os(void);
 

@@ -8,8 +8,8 @@
  * (tests/common/bad_cases.h) and those only the secure mode detects: writes
  * past the end of small, large and huge blocks (1, 8 and 64 bytes), seen by
  * free, realloc and malloc_usable_size; writes into a freed block, seen
- * when it leaves the quarantine (by a later free, or malloc_trim) and when
- * it is handed out again; free_sized with a size other than the one asked
+ * when it leaves the quarantine (by a later free, or malloc_trim), when
+ * it is handed out again, and at exit; free_sized with a size other than the one asked
  * for; and writes into the guard pages after a large block and at both
  * ends of a region's heap pages, which must kill the program with SIGSEGV.
  */
@@ -110,6 +110,15 @@ static void write_after_free_reused(void)
     for (int i = 0; i < 400000; i++)
         sink = B_MALLOC(64);
 }
+/* Freed, written, and still in the quarantine when the program exits. */
+static void write_after_free_at_exit(void)
+{
+    char *p = B_MALLOC(64);
+    bad_expect(p);
+    B_FREE(p);
+    p[40] = 1;
+    exit(0);
+}
 static void free_sized_larger(void)
 {
     char *p = B_MALLOC(100);
@@ -203,6 +212,7 @@ int main(int argc, char **argv)
     bad_case("write_after_free_trim", "malloc_trim", "write after free to block", write_after_free_trim);
     bad_case("write_after_free_evicted", "free", "write after free to block", write_after_free_evicted);
     bad_case("write_after_free_reused", "malloc", "write after free to block", write_after_free_reused);
+    bad_case("write_after_free_at_exit", "exit", "write after free to block", write_after_free_at_exit);
     bad_case("free_sized_larger", "free_sized", "wrong size for block", free_sized_larger);
     bad_case("free_sized_other_class", "free_sized", "wrong size for block", free_sized_other_class);
     expect_segv("guard_after_large", write_guard_after_large);

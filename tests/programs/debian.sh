@@ -47,6 +47,9 @@ lib=$root/usr/lib/$ma/libflymalloc.so.1
     [ -f "$root/usr/lib/$ma/pkgconfig/flymalloc.pc" ] && [ -f "$root/usr/share/man/man7/flymalloc.7.gz" ] ||
     fail "the packages lack files: $(cd "$root" && find . -type f | head -n 30)"
 
+[ -f "$root/usr/lib/$ma/libflymalloc-secure.so.1" ] || fail "libflymalloc1 lacks the secure library"
+printf 'b\na\n' | env LD_PRELOAD="$root/usr/lib/$ma/libflymalloc-secure.so.1" sort >/dev/null ||
+    fail "sort on the packaged secure library failed"
 printf 'b\na\n' | env LD_PRELOAD="$lib" FLYMALLOC_STATS=1 FLYMALLOC_STATS_FILE="$FLY_TMP/stats" sort >/dev/null ||
     fail "sort on the packaged library failed"
 grep -q '^flymalloc: allocations' "$FLY_TMP/stats" 2>/dev/null ||

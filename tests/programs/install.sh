@@ -4,7 +4,8 @@
 # takes every file back.
 #
 # Proves: the shared library is installed as libflymalloc.so.VERSION with
-# the SONAME libflymalloc.so.1 and both symlinks; a program built with
+# the SONAME libflymalloc.so.1 and both symlinks, and the secure library
+# beside it (libflymalloc-secure.so.1, which sort runs on); a program built with
 # `pkg-config --cflags --libs flymalloc` runs on flymalloc (its mallocs are
 # fly_stats_get's); one built with `pkg-config --static` and libflymalloc.a
 # too; a CMake project with find_package(flymalloc) and
@@ -23,6 +24,11 @@ LIBDIR=$(dirname "$(find "$P" -name 'libflymalloc.so.1.0.0' | head -n 1)")
 [ -f "$LIBDIR/libflymalloc.so.1.0.0" ] && [ -L "$LIBDIR/libflymalloc.so.1" ] && [ -L "$LIBDIR/libflymalloc.so" ] ||
     fail "the shared library and its symlinks are not in $LIBDIR: $(ls "$LIBDIR")"
 readelf -d "$LIBDIR/libflymalloc.so.1.0.0" | grep -q 'SONAME.*\[libflymalloc.so.1\]' || fail "SONAME is not libflymalloc.so.1"
+[ -f "$LIBDIR/libflymalloc-secure.so.1.0.0" ] && [ -L "$LIBDIR/libflymalloc-secure.so.1" ] ||
+    fail "the secure library is not in $LIBDIR: $(ls "$LIBDIR")"
+env LD_PRELOAD="$LIBDIR/libflymalloc-secure.so.1" FLYMALLOC_STATS=1 FLYMALLOC_STATS_FILE="$FLY_TMP/secure.stats" \
+    sort /dev/null || fail "sort on the installed secure library failed"
+grep -q '^flymalloc: allocations' "$FLY_TMP/secure.stats" || fail "sort did not run on the secure library"
 [ -f "$P/include/flymalloc.h" ] && [ -x "$P/bin/flymalloc" ] || fail "header or launcher missing"
 for s in 1 3 7; do
     [ -f "$P/share/man/man$s/flymalloc.$s" ] || fail "man page flymalloc($s) not installed"
