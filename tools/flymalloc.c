@@ -28,7 +28,7 @@
  *   flymalloc profile -- CMD ARGS...
  *       runs CMD on flymalloc with FLYMALLOC_PROFILE=1, so that its
  *       allocation profile is folded into its stored profile at exit.
- *   flymalloc tune [--objective O] [--repeat N] -- CMD ARGS...
+ *   flymalloc tune [--objective O] [--repeat N] -- CMD ARGS... | TRACE
  *       runs CMD under every policy and pins the best in its profile.
  *   flymalloc seed PROGRAM POLICY, flymalloc forget PROGRAM
  *       pin a policy in PROGRAM's profile, or remove the profile.
@@ -344,10 +344,11 @@ static const command_t commands[] = {
       "folded into its stored profile (keyed by its build-id), which chooses the\n"
       "policy of its later runs.\n",
       fly_cmd_profile },
-    { "tune", "tune [--objective time|memory|balanced] [--repeat N] -- CMD [ARGS...]",
+    { "tune", "tune [--objective time|memory|balanced] [--repeat N] -- CMD [ARGS...] | TRACE",
       "Runs CMD under every policy, rounds interleaved, prints each policy's\n"
       "median time and peak RSS and the score for the objective, and pins the\n"
-      "best in CMD's profile.\n",
+      "best in CMD's profile.  Given a trace (flymalloc trace), replays it under\n"
+      "every policy instead, and pins the best for the program it recorded.\n",
       fly_cmd_tune },
     { "seed", "seed PROGRAM POLICY",
       "Pins POLICY in PROGRAM's stored profile: its later runs use it.\n",

@@ -9,6 +9,10 @@
  *       runs CMD under every policy, N interleaved rounds, prints each
  *       policy's median time and peak RSS with the winner marked, and pins
  *       the winner in CMD's stored profile, so later runs get it
+ *   flymalloc tune [--objective O] [--repeat N] TRACE
+ *       the same by replaying a trace (flymalloc replay) under every
+ *       policy, with no need to run the program; the winner is pinned for
+ *       the program the trace recorded
  *   flymalloc seed PROGRAM POLICY       pins POLICY in PROGRAM's profile
  *   flymalloc forget PROGRAM            removes PROGRAM's profile
  *
@@ -32,6 +36,7 @@
 #include <unistd.h>
 #include "profile.h"
 #include "tools.h"
+#include "trace_read.h"
 
 /* The catalogue of policies, the library's own. */
 static const struct policy {
@@ -358,6 +363,44 @@ static bool timed_run(char **argv, const char *policy, double *secs, long *rss_k
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* One replay of trace under policy: the replay's own time and peak RSS in
+ * KiB (the worker's, not the launcher's reading the trace); false if it
+ * failed.  json is a scratch file for replay's results. */
+static bool replay_run(const char *trace, const char *policy, const char *json, double *secs,
+                       long *rss_kib)
+{
+    char *argv[] = { "/proc/self/exe", "replay", (char *)trace, "--allocator", "flymalloc",
+                     "--no-syscalls", "--json", (char *)json, NULL };
+    double wall;
+    long kib;
+    if (!timed_run(argv, policy, &wall, &kib))
+        return false;
+    char buf[4096];
+    FILE *f = fopen(json, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *t = strstr(buf, "\"time_s\":"), *r = strstr(buf, "\"peak_rss_bytes\":");
+    if (t == NULL || r == NULL)
+        return false;
+    *secs = strtod(t + 9, NULL);
+    *rss_kib = (long)(strtoull(r + 17, NULL, 10) / 1024);
+    return true;
+}
+
+/* Whether path is a trace file (docs/trace-format.md: its magic). */
+static bool is_trace(const char *path)
+{
+    char magic[8] = { 0 };
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    bool yes = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic && memcmp(magic, "FLYTRACE", 8) == 0;
+    close(fd);
+    return yes;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -376,9 +419,11 @@ int fly_cmd_tune(int argc, char **argv)
 {
     const char *objective = "balanced";
     int repeat = 5, i = 0;
+    bool dashdash = false;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
+            dashdash = true;
             break;
         } else if (strcmp(argv[i], "--objective") == 0 && i + 1 < argc) {
             objective = argv[++i];
@@ -392,11 +437,34 @@ int fly_cmd_tune(int argc, char **argv)
                  !strcmp(objective, "balanced");
     if (i >= argc || !known || repeat < 1 || repeat > TUNE_MAX_REPEAT) {
         fprintf(stderr, "usage: flymalloc tune [--objective time|memory|balanced] [--repeat N (1-%d)] "
-                        "-- CMD [ARGS...]\n", TUNE_MAX_REPEAT);
+                        "-- CMD [ARGS...] | TRACE\n", TUNE_MAX_REPEAT);
         return 2;
     }
-    char **cmd = argv + i, path[PATH_MAX];
-    if (!resolve_program(cmd[0], path, sizeof(path), "tune") || fly_preload_self() != 0)
+    char **cmd = argv + i, path[PATH_MAX], recorded[PATH_MAX], json[PATH_MAX];
+    const char *trace = NULL;
+    if (i + 1 == argc && !dashdash && is_trace(argv[i])) {
+        /* A trace: the program it recorded gets the winner. */
+        trace = argv[i];
+        fly_trace t;
+        char err[256];
+        if (fly_trace_open(&t, trace, err, sizeof(err)) != 0) {
+            fprintf(stderr, "flymalloc tune: %s\n", err);
+            return 1;
+        }
+        bool named = t.argc > 0 && t.argv[0][0];
+        size_t events = t.nevents;
+        if (named)
+            snprintf(recorded, sizeof(recorded), "%s", t.argv[0]);
+        fly_trace_close(&t);
+        if (!named || events == 0) {
+            fprintf(stderr, "flymalloc tune: %s records %s\n", trace,
+                    named ? "no allocation to replay" : "no command line");
+            return 1;
+        }
+        const char *tmp = getenv("TMPDIR");
+        snprintf(json, sizeof(json), "%s/flymalloc-tune-%d.json", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+    }
+    if (!resolve_program(trace ? recorded : cmd[0], path, sizeof(path), "tune") || fly_preload_self() != 0)
         return 1;
     static double secs[NPOLICIES][TUNE_MAX_REPEAT], rss[NPOLICIES][TUNE_MAX_REPEAT];
     /* Rounds interleave the policies, so a change in the machine's load
@@ -405,15 +473,21 @@ int fly_cmd_tune(int argc, char **argv)
         for (size_t p = 0; p < NPOLICIES; p++) {
             fprintf(stderr, "\rflymalloc tune: round %d of %d, %-8s", r + 1, repeat, policies[p].name);
             long kib = 0;
-            if (!timed_run(cmd, policies[p].name, &secs[p][r], &kib)) {
-                fprintf(stderr, "\nflymalloc tune: %s failed under policy %s\n", cmd[0],
+            bool ok = trace ? replay_run(trace, policies[p].name, json, &secs[p][r], &kib)
+                            : timed_run(cmd, policies[p].name, &secs[p][r], &kib);
+            if (!ok) {
+                fprintf(stderr, "\nflymalloc tune: %s failed under policy %s\n", trace ? trace : cmd[0],
                         policies[p].name);
+                if (trace)
+                    unlink(json);
                 return 1;
             }
             rss[p][r] = (double)kib;
         }
     }
     fprintf(stderr, "\r%60s\r", "");
+    if (trace)
+        unlink(json);
     double t[NPOLICIES], m[NPOLICIES], score[NPOLICIES];
     size_t best = 0;
     for (size_t p = 0; p < NPOLICIES; p++) {
@@ -428,8 +502,8 @@ int fly_cmd_tune(int argc, char **argv)
         if (score[p] < score[best])
             best = p;
     }
-    printf("%s, %d round(s), objective %s (scores relative to default, lower is better)\n", path,
-           repeat, objective);
+    printf("%s%s%s, %d round(s), objective %s (scores relative to default, lower is better)\n", path,
+           trace ? ", replaying " : "", trace ? trace : "", repeat, objective);
     printf("  %-8s %10s %12s %8s\n", "policy", "time (s)", "peak RSS", "score");
     for (size_t p = 0; p < NPOLICIES; p++)
         printf("%c %-8s %10.3f %9.1f MiB %8.3f\n", p == best ? '*' : ' ', policies[p].name, t[p],

@@ -7,8 +7,11 @@
 # one row per policy of `flymalloc policies`, exactly one marked, and the
 # program's next run (no FLYMALLOC_POLICY) runs the marked policy from
 # "profile"; seed pins another policy and the next run follows it; forget
-# brings the default back; a name that is no policy, a program without a
-# build-id and a command that fails are refused with a message.
+# brings the default back; `tune TRACE` replays a trace of the program
+# (flymalloc trace) under every policy instead of running it, prints the
+# same table and pins its winner for the program the trace recorded; a
+# name that is no policy, a program without a build-id, a command that
+# fails and a damaged trace are refused with a message.
 set -u
 . "$FLY_ROOT/tests/programs/lib.sh"
 command -v "${CC:-cc}" >/dev/null || skip "no C compiler"
@@ -49,6 +52,21 @@ rows=$(grep -cE '^[* ] [a-z]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+$' <<<"$out")
 winner=$(sed -n 's/^\* \([a-z]*\) .*/\1/p' <<<"$out")
 [ "$(policy_of "$FLY_TMP/work")" = "$winner (profile)" ] || fail "after tune: $(cat "$FLY_TMP/err")"
 echo "ok: tune pinned $winner"
+
+"$FLY_LAUNCHER" forget "$FLY_TMP/work" >/dev/null || fail "forget failed"
+"$FLY_LAUNCHER" trace -o "$FLY_TMP/work.trace" -- "$FLY_TMP/work" >/dev/null || fail "trace failed"
+out=$("$FLY_LAUNCHER" tune --repeat 1 "$FLY_TMP/work.trace" 2>/dev/null) || fail "tune TRACE failed: $out"
+echo "$out"
+grep -q "replaying $FLY_TMP/work.trace" <<<"$out" || fail "tune TRACE does not say it replays"
+rows=$(grep -cE '^[* ] [a-z]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+$' <<<"$out")
+[ "$rows" -eq "$("$FLY_LAUNCHER" policies --names | wc -l)" ] || fail "tune TRACE: expected a row per policy"
+[ "$(grep -c '^\* ' <<<"$out")" -eq 1 ] || fail "tune TRACE: expected exactly one winner"
+winner=$(sed -n 's/^\* \([a-z]*\) .*/\1/p' <<<"$out")
+[ "$(policy_of "$FLY_TMP/work")" = "$winner (profile)" ] || fail "after tune TRACE: $(cat "$FLY_TMP/err")"
+echo "ok: tune TRACE pinned $winner for the traced program"
+head -c 4000 "$FLY_TMP/work.trace" >"$FLY_TMP/cut.trace"
+"$FLY_LAUNCHER" tune --repeat 1 "$FLY_TMP/cut.trace" >/dev/null 2>"$FLY_TMP/msg" && fail "tuned a damaged trace"
+grep -q 'flymalloc tune: ' "$FLY_TMP/msg" || fail "damaged trace: $(cat "$FLY_TMP/msg")"
 
 other=compact
 [ "$winner" = compact ] && other=bulk
