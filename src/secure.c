@@ -210,10 +210,11 @@ static void seal(void *p, size_t size, size_t slot)
 static size_t unseal(const void *p, size_t slot, const char *fname)
 {
     uintptr_t w = *canary_at(p, slot);
-    if ((uint32_t)w == (canary_hash(p) ^ FREED_CANARY))
+    uint32_t hash = canary_hash(p);
+    if ((uint32_t)w == (hash ^ FREED_CANARY))
         fly_panic_ptr(fname, "double free", p);
     size_t slack = w >> 32;
-    if ((uint32_t)w != canary_hash(p) || slack > slot - CANARY_BYTES)
+    if ((uint32_t)w != hash || slack > slot - CANARY_BYTES)
         fly_panic_ptr(fname, "overflow past the end of block", p);
     size_t size = slot - CANARY_BYTES - slack;
     if (!all_like((const char *)p + size, slack, slack_page))
@@ -254,12 +255,13 @@ static void *real_alloc_os(size_t request, size_t align, bool zero)
 }
 
 /* Statistics count a block in the quarantine as cached, not live: the
- * program freed it.  The thread's real cache keeps the count. */
-static void hold(size_t slot, int32_t delta)
+ * program freed it.  The thread's real cache keeps the count, by the
+ * class of p's page. */
+static void hold(const void *p, int32_t delta)
 {
     fly_tcache_t *tc = secure_real_tc;
     if (tc->tc_state == FLY_TC_LIVE) {
-        unsigned c = fly_class_of(slot);
+        unsigned c = fly_region_of(p)->r_pageclass[fly_page_index(p)];
         FLY_SET(tc->tc_held[c], tc->tc_held[c] + (uint32_t)delta);
     }
 }
@@ -288,7 +290,7 @@ static quarantine_t *quarantine_of_thread_os(void)
         return NULL;
     q = real_alloc_os(sizeof(quarantine_t), 16, false);
     if (q) {
-        hold(fly_block_usable(q, "free"), 1);      /* the allocator's, not the program's */
+        hold(q, 1);                 /* the allocator's, not the program's */
         memset(q, 0, sizeof(*q));
         secure_quarantine = q;
     }
@@ -374,14 +376,14 @@ static void quarantine_put_os(void *p, size_t slot, const char *fname)
         q->q_block[i] = q->q_block[q->q_count];
         q->q_size[i] = q->q_size[q->q_count];
         q->q_bytes -= old_slot;
-        hold(old_slot, -1);
+        hold(old, -1);
         release_os(old, old_slot, fname);
     }
     q->q_block[q->q_count] = p;
     q->q_size[q->q_count] = (uint32_t)slot;
     q->q_count++;
     q->q_bytes += slot;
-    hold(slot, 1);
+    hold(p, 1);
 }
 
 static void quarantine_empty_os(const char *fname)
@@ -390,7 +392,7 @@ static void quarantine_empty_os(const char *fname)
     if (q == NULL)
         return;
     for (uint32_t i = 0; i < q->q_count; i++) {
-        hold(q->q_size[i], -1);
+        hold(q->q_block[i], -1);
         release_os(q->q_block[i], q->q_size[i], fname);
     }
     while (q->q_guarded)
@@ -398,14 +400,14 @@ static void quarantine_empty_os(const char *fname)
     secure_quarantine = NULL;
     /* Zeroed, as every freed slot must be (its reuse is checked). */
     size_t slot = fly_block_usable(q, fname);
-    hold(slot, -1);
+    hold(q, -1);
     memset(q, 0, slot);
     real_free_os(q, fname);
 }
 
 /* A large block of request bytes from the thread's guarded ones, armed
  * for size bytes, or NULL. */
-static void *reuse_guarded(size_t request, size_t size)
+FLY_INLINE void *reuse_guarded(size_t request, size_t size)
 {
     if (request <= FLY_SMALL_MAX || request > FLY_LARGE_MAX)
         return NULL;
