@@ -6,17 +6,7 @@
  * and fly_malloc_trim in a program whose malloc is glibc's; the "foreign"
  * pointer is a block from glibc's malloc.
  */
-#include <stdlib.h>
-
-#include "flymalloc.h"
-
-#define B_MALLOC(n) ((char *)fly_malloc(t_opaque(n)))
-#define B_FREE fly_free
-#define B_REALLOC fly_realloc
-#define B_TRIM fly_malloc_trim
-#define B_USABLE fly_malloc_usable_size
-#define B_FOREIGN_MALLOC malloc
-#include "bad_cases.h"
+#include "bad_api.h"
 
 int main(void)
 {

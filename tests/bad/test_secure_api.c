@@ -14,19 +14,10 @@
  * ends of a region's heap pages, which must kill the program with SIGSEGV.
  */
 #define _GNU_SOURCE
-#include <stdlib.h>
 #include <unistd.h>
 
-#include "flymalloc.h"
-
 #define B_SECURE 1
-#define B_MALLOC(n) ((char *)fly_malloc(t_opaque(n)))
-#define B_FREE fly_free
-#define B_REALLOC fly_realloc
-#define B_TRIM fly_malloc_trim
-#define B_USABLE fly_malloc_usable_size
-#define B_FOREIGN_MALLOC malloc
-#include "bad_cases.h"
+#include "bad_api.h"
 
 static void overflow_one_byte(void)
 {

@@ -43,27 +43,27 @@ policy_of() {
     sed -n 's/^flymalloc: policy //p' "$FLY_TMP/err"
 }
 
-out=$("$FLY_LAUNCHER" tune --repeat 1 --objective time -- "$FLY_TMP/work" 2>/dev/null) ||
-    fail "tune failed: $out"
-echo "$out"
-rows=$(grep -cE '^[* ] [a-z]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+$' <<<"$out")
-[ "$rows" -eq "$("$FLY_LAUNCHER" policies --names | wc -l)" ] || fail "expected a row per policy"
-[ "$(grep -c '^\* ' <<<"$out")" -eq 1 ] || fail "expected exactly one winner"
-winner=$(sed -n 's/^\* \([a-z]*\) .*/\1/p' <<<"$out")
-[ "$(policy_of "$FLY_TMP/work")" = "$winner (profile)" ] || fail "after tune: $(cat "$FLY_TMP/err")"
-echo "ok: tune pinned $winner"
+# check_tune LABEL ARGS...: tune prints a row per policy and one winner,
+# and the program's next run gets the winner from its profile.
+check_tune() {
+    local label=$1
+    shift
+    out=$("$FLY_LAUNCHER" tune --repeat 1 "$@" 2>/dev/null) || fail "$label failed: $out"
+    echo "$out"
+    rows=$(grep -cE '^[* ] [a-z]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+$' <<<"$out")
+    [ "$rows" -eq "$("$FLY_LAUNCHER" policies --names | wc -l)" ] || fail "$label: expected a row per policy"
+    [ "$(grep -c '^\* ' <<<"$out")" -eq 1 ] || fail "$label: expected exactly one winner"
+    winner=$(sed -n 's/^\* \([a-z]*\) .*/\1/p' <<<"$out")
+    [ "$(policy_of "$FLY_TMP/work")" = "$winner (profile)" ] || fail "after $label: $(cat "$FLY_TMP/err")"
+    echo "ok: $label pinned $winner"
+}
+
+check_tune tune --objective time -- "$FLY_TMP/work"
 
 "$FLY_LAUNCHER" forget "$FLY_TMP/work" >/dev/null || fail "forget failed"
 "$FLY_LAUNCHER" trace -o "$FLY_TMP/work.trace" -- "$FLY_TMP/work" >/dev/null || fail "trace failed"
-out=$("$FLY_LAUNCHER" tune --repeat 1 "$FLY_TMP/work.trace" 2>/dev/null) || fail "tune TRACE failed: $out"
-echo "$out"
+check_tune "tune TRACE" "$FLY_TMP/work.trace"
 grep -q "replaying $FLY_TMP/work.trace" <<<"$out" || fail "tune TRACE does not say it replays"
-rows=$(grep -cE '^[* ] [a-z]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+$' <<<"$out")
-[ "$rows" -eq "$("$FLY_LAUNCHER" policies --names | wc -l)" ] || fail "tune TRACE: expected a row per policy"
-[ "$(grep -c '^\* ' <<<"$out")" -eq 1 ] || fail "tune TRACE: expected exactly one winner"
-winner=$(sed -n 's/^\* \([a-z]*\) .*/\1/p' <<<"$out")
-[ "$(policy_of "$FLY_TMP/work")" = "$winner (profile)" ] || fail "after tune TRACE: $(cat "$FLY_TMP/err")"
-echo "ok: tune TRACE pinned $winner for the traced program"
 head -c 4000 "$FLY_TMP/work.trace" >"$FLY_TMP/cut.trace"
 "$FLY_LAUNCHER" tune --repeat 1 "$FLY_TMP/cut.trace" >/dev/null 2>"$FLY_TMP/msg" && fail "tuned a damaged trace"
 grep -q 'flymalloc tune: ' "$FLY_TMP/msg" || fail "damaged trace: $(cat "$FLY_TMP/msg")"
