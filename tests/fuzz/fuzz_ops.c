@@ -30,6 +30,8 @@ typedef struct {
     unsigned char *p;
     size_t size, align;
     uint8_t seed;
+    bool aligned_call;      /* from posix_memalign and the like: freed with
+                             * free_aligned_sized, never free_sized (C23) */
 } block_t;
 
 static block_t live[SLOTS];
@@ -103,7 +105,7 @@ static size_t align_of(uint8_t a)
 
 static void put(int slot, unsigned char *p, size_t size, size_t align, uint8_t seed)
 {
-    live[slot] = (block_t){ p, size, align, seed };
+    live[slot] = (block_t){ p, size, align, seed, false };
     pattern(&live[slot], 1);
     /* FLY_FUZZ_BREAK=1: a lost write, as a broken allocator would make, to
      * prove the checks fire (tests/fuzz/test_fuzz.sh). */
@@ -214,6 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             size_t want = bad_align ? 0 : al;
             check_new(slot, p, size, want);
             put(slot, p, size, want, v);
+            live[slot].aligned_call = true;
             break;
         }
         default:                                    /* free, sized frees, actions */
@@ -224,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             case 3:
                 if (live[slot].p) {
                     pattern(&live[slot], 0);
-                    if (live[slot].align)
+                    if (live[slot].aligned_call)
                         fly_free_aligned_sized(live[slot].p, live[slot].align, live[slot].size);
                     else
                         fly_free_sized(live[slot].p, live[slot].size);
