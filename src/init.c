@@ -7,9 +7,11 @@
  * the allocator ready.  The settings are read once here (config.c, from the
  * FLYMALLOC_* variables listed in options.def, and the policy seed a
  * program may link in, exe.c, or its stored profile, profile.c); a setuid
- * or setgid program (AT_SECURE) ignores the environment and profiles; the
- * fork handlers are in
- * fork.c and the statistics report at exit in report.c.
+ * or setgid program (AT_SECURE) ignores the environment and profiles.  The
+ * secure mode (secure.c) is chosen here, before the first block, and is
+ * always on when this file is built with FLY_SECURE_BUILD
+ * (libflymalloc-secure.so).  The fork handlers are in fork.c and the
+ * statistics report at exit in report.c.
  */
 #include "init.h"
 #include "background.h"
@@ -60,11 +62,11 @@ void fly_init(void)
     fly_policy_defaults(&po);
     if (sysconf(_SC_PAGESIZE) != (long)FLY_PAGE)
         fly_warn("the system page size is not 4096; flymalloc's pages stay 4096 bytes");
+#ifdef FLY_SECURE_BUILD
+    fly_settings.se_secure = true;      /* libflymalloc-secure.so: not to be turned off */
+#endif
     /* A program's own seed holds even when it runs privileged; the
      * environment of a privileged program is its invoker's, not trusted. */
-#ifdef FLY_SECURE_BUILD
-    fly_settings.se_secure = true;
-#endif
     fly_program_t pg;
     pg.pg_seed = fly_exe_policy_seed(&pg.pg_seed_len);
     pg.pg_key = fly_exe_build_id(&pg.pg_key_len);
