@@ -119,6 +119,9 @@ void fly_stats_print(int fd, int flags);
  *   applies to every heap),
  *   "policy.name" and "policy.source" (char[]: the running policy, and
  *   env, seed or default: *oldlen in, length out),
+ *   "thread.tcache.budget" (uint64, read-only: what the calling thread's
+ *   cache may hold now, opt.tcache_bytes or its share when many threads
+ *   have caches; 0 before its first allocation),
  *   "thread.tcache.flush" and "arena.purge" (actions: no old, no new). */
 int fly_ctl(const char *name, void *old, size_t *oldlen, const void *new_, size_t newlen);
 

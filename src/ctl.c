@@ -46,6 +46,9 @@
  *   numa.node.N.mapped_bytes,     uint64: node N's heap's arena: mapped,
  *   numa.node.N.used_bytes,       handed out (zones, large blocks), and
  *   numa.node.N.resident_bytes    resident now (mincore; 0 without a heap)
+ *   thread.tcache.budget          uint64, read-only: what the calling thread's
+ *                                 cache may hold now (opt.tcache_bytes, or
+ *                                 its share when many threads have caches)
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
@@ -357,6 +360,8 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
         return read_text(fly_policy_source_name(fly_settings.se_policy_source), old, oldlen, new_);
     if (strncmp(name, "numa.", 5) == 0)
         return ctl_numa_os(name + 5, old, oldlen, new_);
+    if (strcmp(name, "thread.tcache.budget") == 0)
+        return read_u64(old, oldlen, new_, fly_tcache_budget());
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(flush_thread_os, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)

@@ -60,6 +60,7 @@
  * changes ("Invariants" below); FLY_ASSERT compiles to nothing otherwise,
  * so the release build's code is the same with or without them.
  */
+#define _GNU_SOURCE            /* sched_getaffinity */
 #include "tcache.h"
 #include "bump.h"
 #include "depot.h"
@@ -70,6 +71,7 @@
 #include "trace_hook.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 __thread fly_tcache_t *fly_tc __attribute__((tls_model("initial-exec"))) = &fly_tcache_empty;
@@ -98,7 +100,8 @@ static void registry_insert(fly_tcache_t *tc)
     if (tc_live)
         tc_live->tc_prev = tc;
     tc_live = tc;
-    if (++tc_nlive > tc_nlive_peak)
+    __atomic_store_n(&tc_nlive, tc_nlive + 1, __ATOMIC_RELAXED);   /* budget_of reads it */
+    if (tc_nlive > tc_nlive_peak)
         __atomic_store_n(&tc_nlive_peak, tc_nlive, __ATOMIC_RELAXED);
 }
 
@@ -110,7 +113,15 @@ static void registry_remove(fly_tcache_t *tc)
         tc_live = tc->tc_next;
     if (tc->tc_next)
         tc->tc_next->tc_prev = tc->tc_prev;
-    tc_nlive--;
+    __atomic_store_n(&tc_nlive, tc_nlive - 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t budget_of(const fly_tcache_t *tc);
+
+uint64_t fly_tcache_budget(void)
+{
+    fly_tcache_t *tc = fly_tc;
+    return tc->tc_state == FLY_TC_LIVE ? budget_of(tc) : 0;
 }
 
 uint32_t fly_tcache_peak_threads(void)
@@ -129,9 +140,25 @@ static fly_depot_t *depot_of(const fly_tcache_t *tc)
     return &tc->tc_heap->hp_depot;
 }
 
-static uint64_t budget_of(const fly_tcache_t *tc)
+static uint64_t heap_budget(const fly_tcache_t *tc)
 {
     return __atomic_load_n(&tc->tc_heap->hp_tcache_budget, __ATOMIC_RELAXED);
+}
+
+/* Up to full_threads threads with a cache (16, or twice the CPUs the
+ * process may use if that is more), each may cache its heap's whole
+ * budget; past that they share that many budgets, each down to its bins'
+ * base, so a pool of hundreds of threads on a few cores does not keep
+ * hundreds of full caches (64 threads on 2 CPUs: a quarter each). */
+static uint32_t full_threads = 16;
+
+static uint64_t budget_of(const fly_tcache_t *tc)
+{
+    uint64_t budget = heap_budget(tc);
+    uint32_t threads = __atomic_load_n(&tc_nlive, __ATOMIC_RELAXED);
+    if (fly_unlikely(threads > full_threads))
+        budget = FLY_MAX(budget * full_threads / threads, depot_of(tc)->dp_mag_base_bytes);
+    return budget;
 }
 
 /* Invariants of a live cache's bin c once set up (tb_cap != 0), checked in
@@ -243,6 +270,9 @@ fly_heap_t *fly_tcache_home_heap_os(void)
 
 void fly_tcache_init(void)
 {
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+        full_threads = FLY_MAX(full_threads, 2 * (uint32_t)CPU_COUNT(&cpus));
     for (size_t i = 0; i <= FLY_FAST_MAX / 16; i++)
         fly_bin_table[i] = (uint16_t)FLY_BIN_OFFSET(fly_class_table[i]);
     for (size_t i = 0; i <= FLY_SMALL_MAX / 128; i++)
@@ -687,7 +717,7 @@ void fly_tcache_tick_os(fly_tcache_t *tc)
         }
     }
     uint64_t budget = budget_of(tc);
-    if (fly_unlikely(budget < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
+    if (fly_unlikely(heap_budget(tc) < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
         tcache_trim(tc, budget);
     CAP_BYTES_CHECK(tc);
     fly_maintain_tick_os(now);

@@ -208,6 +208,10 @@ void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out);
 /* The pthread key destructor's work: drains the thread's cache; true if
  * there was one. */
 bool fly_tcache_thread_exit_os(void *arg);
+/* What the calling thread's cache may hold now: its heap's budget, or its
+ * share of full_threads budgets when more threads have a cache (tcache.c);
+ * 0 without a cache. */
+uint64_t fly_tcache_budget(void);
 /* The most threads that had a cache at once, so far. */
 uint32_t fly_tcache_peak_threads(void);
 void fly_tcache_lock_all(void);
