@@ -152,13 +152,18 @@ static uint64_t heap_budget(const fly_tcache_t *tc)
  * hundreds of full caches (64 threads on 2 CPUs: a quarter each). */
 static uint32_t full_threads = 16;
 
-static uint64_t budget_of(const fly_tcache_t *tc)
+/* The share of a heap budget of heap_bytes for cache tc. */
+FLY_INLINE uint64_t share_of(const fly_tcache_t *tc, uint64_t heap_bytes)
 {
-    uint64_t budget = heap_budget(tc);
     uint32_t threads = __atomic_load_n(&tc_nlive, __ATOMIC_RELAXED);
     if (fly_unlikely(threads > full_threads))
-        budget = FLY_MAX(budget * full_threads / threads, depot_of(tc)->dp_mag_base_bytes);
-    return budget;
+        return FLY_MAX(heap_bytes * full_threads / threads, depot_of(tc)->dp_mag_base_bytes);
+    return heap_bytes;
+}
+
+static uint64_t budget_of(const fly_tcache_t *tc)
+{
+    return share_of(tc, heap_budget(tc));
 }
 
 /* Invariants of a live cache's bin c once set up (tb_cap != 0), checked in
@@ -716,8 +721,8 @@ void fly_tcache_tick_os(fly_tcache_t *tc)
                 tc->tc_move_to = here;
         }
     }
-    uint64_t budget = budget_of(tc);
-    if (fly_unlikely(heap_budget(tc) < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
+    uint64_t heap_bytes = heap_budget(tc), budget = share_of(tc, heap_bytes);
+    if (fly_unlikely(heap_bytes < po->po_tcache_bytes || tc->tc_cap_bytes > budget))
         tcache_trim(tc, budget);
     CAP_BYTES_CHECK(tc);
     fly_maintain_tick_os(now);
