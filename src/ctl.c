@@ -243,6 +243,19 @@ static int ctl_action(void (*action)(void), void *old, size_t *oldlen, const voi
     return 0;
 }
 
+/* What the calling thread's real cache may hold (the secure mode's
+ * sentinel stands in for it between calls). */
+static uint64_t thread_budget(void)
+{
+    bool secure = fly_secure_wanted();
+    if (secure)
+        fly_secure_enter();
+    uint64_t v = fly_tcache_budget();
+    if (secure)
+        fly_secure_leave();
+    return v;
+}
+
 /* The calling thread's cached blocks go back (its quarantine too, in the
  * secure mode, whose sentinel cache holds nothing). */
 static void flush_thread_os(void)
@@ -361,7 +374,7 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
     if (strncmp(name, "numa.", 5) == 0)
         return ctl_numa_os(name + 5, old, oldlen, new_);
     if (strcmp(name, "thread.tcache.budget") == 0)
-        return read_u64(old, oldlen, new_, fly_tcache_budget());
+        return read_u64(old, oldlen, new_, thread_budget());
     if (strcmp(name, "thread.tcache.flush") == 0)
         return ctl_action(flush_thread_os, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)
