@@ -29,6 +29,7 @@
 #include "init.h"
 #include "large.h"
 #include "maintain.h"
+#include "node.h"
 #include "secure.h"
 #include "sizeclass.h"
 #include "slab.h"
@@ -61,6 +62,15 @@ static void *large_alloc_os(size_t size, size_t align, bool zero)
     return fly_large_alloc_os(fly_tcache_home_heap_os()->hp_vmem, fly_tcache_lcache(), size, align, zero);
 }
 
+/* A huge block, placed as the thread's heap's regions are (node.h). */
+static void *huge_alloc_os(size_t size, size_t align, bool zero)
+{
+    void *p = fly_huge_alloc_os(size, align, zero);
+    if (p)
+        fly_node_place_huge_os(fly_tcache_home_heap_os(), p, size);
+    return p;
+}
+
 static FLY_NOINLINE void *malloc_big_os(size_t size, bool zero)
 {
     if (fly_unlikely(!fly_initialized))
@@ -77,7 +87,7 @@ static FLY_NOINLINE void *malloc_big_os(size_t size, bool zero)
     }
     if (size <= FLY_LARGE_MAX)
         return large_alloc_os(size, FLY_PAGE, zero);
-    return fly_huge_alloc_os(size, FLY_REGION, zero);
+    return huge_alloc_os(size, FLY_REGION, zero);
 }
 
 FLY_EXPORT void *fly_malloc(size_t size)
@@ -281,7 +291,7 @@ static void *aligned_alloc_os(size_t align, size_t size, const char *fname)
     }
     if (size <= FLY_LARGE_MAX && align <= FLY_REGION / 4)
         return large_alloc_os(FLY_MAX(size, FLY_SMALL_MAX + 1), align, false);
-    return fly_huge_alloc_os(size, align, false);
+    return huge_alloc_os(size, align, false);
 }
 
 static bool power_of_two(size_t x)

@@ -17,6 +17,10 @@ static int32_t node_credit[FLY_NUMA_MAX_NODES];       /* weighted turns, node_lo
 static uint64_t node_fallbacks;                       /* atomic */
 static void place_interleaved_os(void *h, void *region, size_t size);
 
+/* What `weighted` deals out: a huge page, so transparent huge pages stay
+ * whole. */
+#define FLY_NUMA_SPAN ((size_t)2 << 20)
+
 void fly_node_init(const fly_numa_policy_t *np, uint32_t bind)
 {
     node_policy = *np;
@@ -54,17 +58,13 @@ static void place_on_node_os(void *owner, void *region, size_t size)
 }
 
 /* The next node in turn: smooth weighted round robin over the usable
- * nodes (every weight 1 under `interleave`; a node without a weight gets
- * none under `weighted`). */
+ * nodes with a weight (a node without one gets no turn).  node_lock. */
 static int next_node(const fly_numa_topo_t *t)
 {
     int best = -1;
     int32_t total = 0;
-    fly_lock(&node_lock);
     for (int n = 0; n < (int)t->nt_nodes; n++) {
-        if (!fly_numa_usable(t, n))
-            continue;
-        int32_t w = node_policy.np_mode == FLY_NUMA_WEIGHTED ? node_policy.np_weight[n] : 1;
+        int32_t w = fly_numa_usable(t, n) ? node_policy.np_weight[n] : 0;
         if (w == 0)
             continue;
         node_credit[n] += w;
@@ -74,16 +74,52 @@ static int next_node(const fly_numa_topo_t *t)
     }
     if (best >= 0)
         node_credit[best] -= total;
-    fly_unlock(&node_lock);
     return best;
 }
 
+/* `interleave`: the kernel spreads the region's pages over the usable
+ * nodes one page at a time (MPOL_INTERLEAVE), the finest spread there is,
+ * in one call and one mapping.  `weighted`: the kernel has no per-process
+ * weights, so the region is cut into FLY_NUMA_SPAN pieces dealt to the
+ * nodes by their weights; neighbours dealt to the same node are bound in
+ * one call, so the kernel keeps as few mappings as the weights allow. */
 static void place_interleaved_os(void *owner, void *region, size_t size)
 {
     (void)owner;
-    int node = next_node(fly_numa_topo());
-    if (node >= 0)
-        fly_os_bind(region, size, 1ull << node, bind_how(true));
+    const fly_numa_topo_t *t = fly_numa_topo();
+    if (node_policy.np_mode == FLY_NUMA_INTERLEAVE) {
+        uint64_t usable = t->nt_memory & t->nt_allowed;
+        if (usable)
+            fly_os_bind(region, size, usable, FLY_OS_BIND_INTERLEAVE);
+        return;
+    }
+    int dealt[FLY_REGION / FLY_NUMA_SPAN];
+    size_t spans = (size + FLY_NUMA_SPAN - 1) / FLY_NUMA_SPAN;
+    fly_lock(&node_lock);
+    for (size_t i = 0; i < spans; i++)
+        dealt[i] = next_node(t);
+    fly_unlock(&node_lock);
+    for (size_t i = 0, j; i < spans; i = j) {
+        for (j = i + 1; j < spans && dealt[j] == dealt[i]; j++)
+            ;
+        if (dealt[i] >= 0)
+            fly_os_bind((char *)region + i * FLY_NUMA_SPAN, FLY_MIN(j * FLY_NUMA_SPAN, size) - i * FLY_NUMA_SPAN,
+                        1ull << dealt[i], bind_how(true));
+    }
+}
+
+void fly_node_place_huge_os(const fly_heap_t *h, void *p, size_t size)
+{
+    size = FLY_ALIGN_UP(size, FLY_PAGE);
+    if (h->hp_node >= 0) {
+        int how = bind_how(false);
+        if (how)
+            fly_os_bind(p, size, 1ull << h->hp_node, how);
+    } else if (h == &fly_heap_default && (node_policy.np_mode == FLY_NUMA_INTERLEAVE ||
+                                          node_policy.np_mode == FLY_NUMA_WEIGHTED)) {
+        for (size_t off = 0; off < size; off += FLY_REGION)
+            place_interleaved_os(NULL, (char *)p + off, FLY_MIN(size - off, FLY_REGION));
+    }
 }
 
 fly_heap_t *fly_node_heap_os(int node)

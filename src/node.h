@@ -8,8 +8,9 @@
  * 64 MiB region, never per object.  Under `local` a thread's cache is made
  * on the heap of the node it runs on when it first allocates, and moves
  * (tcache.c) when its aging pass, once a second, finds it on another; under
- * `fixed:N`, on node N's; under `interleave` and `weighted` the default
- * heap's regions are bound to the allowed nodes in turn.  A block freed on
+ * `fixed:N`, on node N's; under `interleave` the default heap's regions
+ * are spread over the allowed nodes a page at a time, and under `weighted`
+ * their 2 MiB spans are dealt to the nodes by weight.  A block freed on
  * another node's thread enters that thread's magazines and goes back to
  * its own heap's zones, a magazine at a time, when it leaves them (the
  * slab layer finds its heap from its region in O(1)).
@@ -22,6 +23,11 @@
 
 /* The placement (fly_init, before the first region is mapped). */
 void fly_node_init(const fly_numa_policy_t *np, uint32_t bind);
+/* Places huge block p of size bytes, mapped for heap h, as h's regions
+ * are: on h's node, or spread under `interleave` and `weighted`; nothing
+ * otherwise.  A huge mapping is reused across heaps, so this is done at
+ * each handout. */
+void fly_node_place_huge_os(const fly_heap_t *h, void *p, size_t size);
 /* Node node's heap, made on first use; NULL with errno EINVAL for a node
  * the process may not use, ENOMEM when none can be made. */
 fly_heap_t *fly_node_heap_os(int node);

@@ -33,8 +33,8 @@ typedef struct fly_numa_topo {
 #define FLY_NUMA_OS         0    /* leave placement to the kernel (the default) */
 #define FLY_NUMA_OFF        1    /* no NUMA work at all */
 #define FLY_NUMA_LOCAL      2    /* each thread on the heap of the node it runs on */
-#define FLY_NUMA_INTERLEAVE 3    /* the default heap's regions over the allowed nodes */
-#define FLY_NUMA_WEIGHTED   4    /* the same, by weights */
+#define FLY_NUMA_INTERLEAVE 3    /* the default heap's pages over the allowed nodes */
+#define FLY_NUMA_WEIGHTED   4    /* its 2 MiB spans over them, by weights */
 #define FLY_NUMA_FIXED      5    /* every thread on one node's heap */
 /* FLYMALLOC_NUMA_BIND, numbered as the option's words */
 #define FLY_NUMA_BIND_NONE     0

@@ -133,7 +133,7 @@ bool fly_os_move(void *p, size_t oldsize, void *dst, size_t newsize)
 /* Simulated bindings: a table appended to and never emptied (regions are
  * bound once, when mapped). */
 #define SIM_BINDS 4096
-static struct { uintptr_t start, end; uint64_t mask; } sim_bind[SIM_BINDS];
+static struct { uintptr_t start, end; uint64_t mask; int how; } sim_bind[SIM_BINDS];
 static uint32_t sim_count;                 /* atomic: entries published */
 static uint32_t sim_claimed;               /* atomic: entries claimed */
 bool fly_os_bind_simulated;
@@ -150,6 +150,7 @@ bool fly_os_bind(void *p, size_t size, uint64_t mask, int how)
         sim_bind[i].start = (uintptr_t)p;
         sim_bind[i].end = (uintptr_t)p + size;
         sim_bind[i].mask = mask;
+        sim_bind[i].how = how;
         /* Publish in order: a later entry waits for the earlier ones. */
         while (__atomic_load_n(&sim_count, __ATOMIC_ACQUIRE) != i)
             ;
@@ -168,13 +169,26 @@ bool fly_os_bind(void *p, size_t size, uint64_t mask, int how)
     return true;
 }
 
+/* The node a simulated binding puts p's page on: the mask's first node,
+ * or under interleaving, as the kernel does, the (page number modulo
+ * the mask's nodes)th node of the mask. */
+static int sim_node(uint64_t mask, int how, const void *p)
+{
+    if (mask == 0)
+        return -1;
+    if (how == FLY_OS_BIND_INTERLEAVE)
+        for (uint64_t k = ((uintptr_t)p >> FLY_PAGE_SHIFT) % (uint64_t)__builtin_popcountll(mask); k; k--)
+            mask &= mask - 1;
+    return __builtin_ctzll(mask);
+}
+
 int fly_os_node_of(const void *p)
 {
     if (fly_os_bind_simulated) {
         uint32_t n = __atomic_load_n(&sim_count, __ATOMIC_ACQUIRE);
         for (uint32_t i = n; i-- > 0;)
             if ((uintptr_t)p >= sim_bind[i].start && (uintptr_t)p < sim_bind[i].end)
-                return sim_bind[i].mask ? __builtin_ctzll(sim_bind[i].mask) : -1;
+                return sim_node(sim_bind[i].mask, sim_bind[i].how, p);
         return -1;
     }
     int node = -1, saved = errno;

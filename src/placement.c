@@ -87,7 +87,7 @@ FLY_EXPORT int fly_numa_node_of(const void *p)
 
 /* A block of size bytes aligned to align (a power of two, at least 16)
  * from heap h, zeroed if zero. */
-static void *heap_alloc_os(fly_heap_t *h, int node, size_t size, size_t align, bool zero)
+static void *heap_alloc_os(fly_heap_t *h, size_t size, size_t align, bool zero)
 {
     if (size <= FLY_SMALL_MAX && align <= FLY_SMALL_MAX) {
         unsigned c = fly_class_of(FLY_MAX(size, align));
@@ -104,9 +104,8 @@ static void *heap_alloc_os(fly_heap_t *h, int node, size_t size, size_t align, b
         return fly_large_alloc_os(h->hp_vmem, NULL, FLY_MAX(size, FLY_SMALL_MAX + 1), FLY_MAX(align, FLY_PAGE),
                                   zero);
     void *p = fly_huge_alloc_os(size, FLY_MAX(align, FLY_REGION), zero);
-    int how = fly_node_bind() == FLY_NUMA_BIND_STRICT ? FLY_OS_BIND_STRICT : FLY_OS_BIND_PREFERRED;
-    if (p && fly_node_bind() != FLY_NUMA_BIND_NONE)
-        fly_os_bind(p, FLY_ALIGN_UP(size, FLY_PAGE), 1ull << node, how);
+    if (p)
+        fly_node_place_huge_os(h, p, size);
     return p;
 }
 
@@ -122,9 +121,9 @@ static void *node_alloc_os(size_t size, size_t align, bool zero, int node)
         return NULL;
     }
     if (fly_secure_wanted())
-        return fly_secure_arm_os(heap_alloc_os(h, node, fly_secure_request(size, align), align, zero), size,
+        return fly_secure_arm_os(heap_alloc_os(h, fly_secure_request(size, align), align, zero), size,
                               zero ? "fly_calloc_node" : "fly_malloc_node");
-    return heap_alloc_os(h, node, size, align, zero);
+    return heap_alloc_os(h, size, align, zero);
 }
 
 FLY_EXPORT void *fly_malloc_node(size_t size, int node)

@@ -21,15 +21,20 @@
  *                0's blocks, one on CPU 1 node 1's, and one that moves
  *                from CPU 0 to CPU 1 gets node 1's within a second (needs
  *                two CPUs);
- *   fixed        FLYMALLOC_NUMA=fixed:1: every thread gets node 1's blocks;
+ *   fixed        FLYMALLOC_NUMA=fixed:1: every thread gets node 1's blocks,
+ *                huge ones included;
  *   fallback     fixed:1 where only node 0 exists: threads stay on the
  *                default heap and numa.fallbacks counts them;
- *   interleave   the default heap's regions are bound to nodes 0 and 1 in
- *                turn; weighted:3,1 puts 3 of every 4 on node 0;
+ *   interleave   the default heap's pages (large and huge blocks) go to
+ *                nodes 0 and 1 in turn; weighted:3,1 puts 3 of every 4 of
+ *                its 2 MiB spans on node 0;
  *   real         the machine's topology: fly_malloc_node(…, 0) under strict
  *                binding is on node 0 by move_pages; an absent node is
  *                EINVAL; FLYMALLOC_NUMA=os binds nothing;
- *   malformed    a bad FLYMALLOC_NUMA warns once and runs `os`.
+ *   malformed    a bad FLYMALLOC_NUMA warns once and runs `os`;
+ *   kept         under numactl --preferred=0, FLYMALLOC_NUMA=os leaves the
+ *                kernel's policy on every block (the default too); fixed:0
+ *                with strict binding does not, which proves the check.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -385,6 +390,9 @@ static void *fixed_worker(void *arg)
         CHECK(p && fly_numa_node_of(p) == 1, "fixed:1 gave a block of node %d", fly_numa_node_of(p));
         fly_free(p);
     }
+    char *huge = fly_malloc((size_t)100 << 20);
+    CHECK(huge && fly_numa_node_of(huge) == 1, "fixed:1 gave a huge block of node %d", fly_numa_node_of(huge));
+    fly_free(huge);
     return NULL;
 }
 
@@ -411,22 +419,30 @@ static void fallback(void)
     CHECK(fly_ctl("numa.fallbacks", &n, &len, NULL, 0) == 0 && n >= 2, "numa.fallbacks %llu", (unsigned long long)n);
 }
 
-/* Each 60 MiB block needs a region of its own. */
-static void interleave(int want0, int want1)
+/* The share of node 0 among the pages of a large block (32 MiB) and of
+ * the first region of a huge one (100 MiB), against weights w0:w1:
+ * `interleave` spreads pages, so to within a page; `weighted` deals 2 MiB
+ * spans, so to within a span. */
+static void interleave(unsigned w0, unsigned w1)
 {
-    enum { N = 8 };
-    void *p[N];
-    int on[2] = { 0, 0 };
-    for (int i = 0; i < N; i++) {
-        p[i] = fly_malloc(60 << 20);
-        int node = fly_numa_node_of(p[i]);
-        CHECK(p[i] && (node == 0 || node == 1), "block %d on node %d", i, node);
-        on[node]++;
+    const size_t sizes[2] = { (size_t)32 << 20, (size_t)100 << 20 };
+    const double slack = w0 == w1 ? 1 : (2 << 20) / 4096;
+    for (int k = 0; k < 2; k++) {
+        char *p = fly_malloc(sizes[k]);
+        CHECK(p != NULL, "malloc %zu", sizes[k]);
+        size_t pages = FLY_MIN(sizes[k], (size_t)64 << 20) / 4096;
+        unsigned on[2] = { 0, 0 };
+        for (size_t i = 0; i < pages; i++) {
+            int node = fly_numa_node_of(p + i * 4096);
+            CHECK(node == 0 || node == 1, "page %zu of the %zu-byte block on node %d", i, sizes[k], node);
+            on[node]++;
+        }
+        double want0 = (double)pages * w0 / (w0 + w1);
+        t_log("interleave %u:%u, %zu-byte block: %u pages on node 0, %u on node 1 (want %.0f on node 0)\n", w0,
+              w1, sizes[k], on[0], on[1], want0);
+        CHECK(on[0] >= want0 - slack && on[0] <= want0 + slack, "%u pages on node 0, want %.0f", on[0], want0);
+        fly_free(p);
     }
-    t_log("interleave: %d regions on node 0, %d on node 1\n", on[0], on[1]);
-    CHECK(on[0] == want0 && on[1] == want1, "%d and %d regions, want %d and %d", on[0], on[1], want0, want1);
-    for (int i = 0; i < N; i++)
-        fly_free(p[i]);
 }
 
 /* ---- the machine's topology ---- */
@@ -472,9 +488,38 @@ static void os_policy(void)
     fly_free(q);
 }
 
+/* Under numactl --preferred=0 the process's policy stays MPOL_PREFERRED
+ * (1), and with FLYMALLOC_NUMA=os no block (small, large, huge) has a
+ * policy of its own (the kernel answers MPOL_DEFAULT, 0, by address), so
+ * numactl's governs them all; fixed:0 with strict binding gives them
+ * MPOL_BIND (2), which proves the check (T_WANT_MODE: the mode wanted). */
+static void kept(void)
+{
+    const char *want_s = getenv("T_WANT_MODE");
+    CHECK(want_s != NULL, "T_WANT_MODE");
+    int want = atoi(want_s), process = -1;
+    CHECK(syscall(SYS_get_mempolicy, &process, NULL, 0ul, NULL, 0ul) == 0 && (process & 0xff) == 1,
+          "the process's policy is %d, not numactl's MPOL_PREFERRED", process);
+    const size_t sizes[] = { 100, 200000, (size_t)100 << 20 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = fly_malloc(sizes[i]);
+        CHECK(p != NULL, "malloc %zu", sizes[i]);
+        p[0] = 1;
+        int mode = -1;
+        long rc = syscall(SYS_get_mempolicy, &mode, NULL, 0ul, p, 2ul /* MPOL_F_ADDR */);
+        CHECK(rc == 0, "get_mempolicy: errno %d", errno);
+        t_log("kept: a %zu-byte block is under memory policy mode %d (want %d)\n", sizes[i], mode & 0xff, want);
+        CHECK((mode & 0xff) == want, "a %zu-byte block is under mode %d, want %d", sizes[i], mode & 0xff, want);
+        fly_free(p);
+    }
+}
+
 /* ---- the driver ---- */
 
-static void run(const char *scenario, const char *const *env, const char *expect_stderr)
+/* Runs scenario in a child with env added, under the command wrapper
+ * (NULL-terminated, or NULL for none). */
+static void run_wrapped(const char *scenario, const char *const *env, const char *expect_stderr,
+                        const char *const *wrapper)
 {
     int fds[2];
     CHECK(pipe(fds) == 0, "pipe");
@@ -489,7 +534,14 @@ static void run(const char *scenario, const char *const *env, const char *expect
         unsetenv("FLYMALLOC_NUMA_SYSFS");
         for (const char *const *e = env; *e; e++)
             putenv((char *)*e);
-        execl(self, self, scenario, (char *)NULL);
+        const char *argv[16];
+        int argc = 0;
+        for (const char *const *w = wrapper; w && *w; w++)
+            argv[argc++] = *w;
+        argv[argc++] = self;
+        argv[argc++] = scenario;
+        argv[argc] = NULL;
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);
@@ -508,6 +560,11 @@ static void run(const char *scenario, const char *const *env, const char *expect
         CHECK(strstr(out, expect_stderr) != NULL, "scenario %s: no \"%s\" on stderr", scenario, expect_stderr);
 }
 
+static void run(const char *scenario, const char *const *env, const char *expect_stderr)
+{
+    run_wrapped(scenario, env, expect_stderr, NULL);
+}
+
 int main(int argc, char **argv)
 {
     self = "/proc/self/exe";
@@ -524,11 +581,13 @@ int main(int argc, char **argv)
         else if (!strcmp(s, "fallback"))
             fallback();
         else if (!strcmp(s, "interleave"))
-            interleave(4, 4);
+            interleave(1, 1);
         else if (!strcmp(s, "weighted"))
-            interleave(6, 2);
+            interleave(3, 1);
         else if (!strcmp(s, "real"))
             real();
+        else if (!strcmp(s, "kept"))
+            kept();
         else if (!strcmp(s, "os") || !strcmp(s, "malformed"))
             os_policy();
         else
@@ -560,5 +619,14 @@ int main(int argc, char **argv)
     run("real", real_env, NULL);
     run("os", os_env, NULL);
     run("malformed", bad_env, "FLYMALLOC_NUMA");
+    if (access("/usr/bin/numactl", X_OK) == 0) {
+        const char *numactl[] = { "/usr/bin/numactl", "--preferred=0", NULL };
+        const char *kept_env[] = { "FLYMALLOC_NUMA=os", "T_WANT_MODE=0", NULL };
+        const char *bound_env[] = { "FLYMALLOC_NUMA=fixed:0", "FLYMALLOC_NUMA_BIND=strict", "T_WANT_MODE=2", NULL };
+        run_wrapped("kept", kept_env, NULL, numactl);
+        run_wrapped("kept", bound_env, NULL, numactl);
+    } else {
+        t_log("numactl not installed: the numactl --preferred=0 scenario is skipped\n");
+    }
     return 0;
 }
