@@ -46,6 +46,9 @@
  *   numa.node.N.mapped_bytes,     uint64: node N's heap's arena: mapped,
  *   numa.node.N.used_bytes,       handed out (zones, large blocks), and
  *   numa.node.N.resident_bytes    resident now (mincore; 0 without a heap)
+ *   numa.node.N.remote_frees,     uint64: blocks of node N's heap (of
+ *   numa.remote_frees             every node's) freed by a thread of
+ *                                 another heap that have gone home
  *   thread.tcache.budget          uint64, read-only: what the calling thread's
  *                                 cache may hold now (opt.tcache_bytes, or
  *                                 its share when many threads have caches)
@@ -292,8 +295,30 @@ static const char *const numa_modes[] = {
 };
 static const char *const numa_binds[] = { "none", "advisory", "strict" };
 
+/* numa.node.N.FIELD summed over node's heaps (every node heap's for node
+ * -1: numa.remote_frees). */
+static int read_node_field_os(int32_t node, const char *field, void *old, size_t *oldlen)
+{
+    uint64_t v = 0;
+    bool resident = strcmp(field, "resident_bytes") == 0, remote = strcmp(field, "remote_frees") == 0;
+    if (!resident && !remote && strcmp(field, "mapped_bytes") != 0 && strcmp(field, "used_bytes") != 0)
+        return ENOENT;
+    for (uint32_t i = 0; i < fly_heap_count(); i++) {
+        fly_heap_t *h = fly_heap_at(i);
+        if (h->hp_node < 0 || (node >= 0 && h->hp_node != node))
+            continue;
+        fly_vmem_stats_t vs;
+        fly_vmem_stats(h->hp_vmem, &vs);
+        v += remote     ? __atomic_load_n(&h->hp_slab.sl_came_home, __ATOMIC_RELAXED)
+             : resident ? fly_vmem_resident_bytes_os(h->hp_vmem)
+             : field[0] == 'm' ? vs.vs_mapped_bytes : vs.vs_used_bytes;
+    }
+    return read_value(old, oldlen, &v, sizeof(v));
+}
+
 /* numa.nodes, numa.policy, numa.bind, numa.binds, numa.bind_errors,
- * numa.fallbacks, numa.heaps.N.node, numa.node.N.{mapped,used,resident}_bytes. */
+ * numa.fallbacks, numa.remote_frees, numa.heaps.N.node,
+ * numa.node.N.{mapped,used,resident}_bytes, numa.node.N.remote_frees. */
 static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *new_)
 {
     if (strcmp(name, "policy") == 0)
@@ -321,21 +346,10 @@ static int ctl_numa_os(const char *name, void *old, size_t *oldlen, const void *
         unsigned node;
         if (!heap_number(&field, &node) || node >= FLY_NUMA_MAX_NODES)
             return ENOENT;
-        uint64_t v = 0;
-        bool resident = strcmp(field, "resident_bytes") == 0;
-        if (!resident && strcmp(field, "mapped_bytes") != 0 && strcmp(field, "used_bytes") != 0)
-            return ENOENT;
-        for (uint32_t i = 0; i < fly_heap_count(); i++) {
-            fly_heap_t *h = fly_heap_at(i);
-            if (h->hp_node != (int32_t)node)
-                continue;
-            fly_vmem_stats_t vs;
-            fly_vmem_stats(h->hp_vmem, &vs);
-            v += resident ? fly_vmem_resident_bytes_os(h->hp_vmem)
-                 : field[0] == 'm' ? vs.vs_mapped_bytes : vs.vs_used_bytes;
-        }
-        return read_value(old, oldlen, &v, sizeof(v));
+        return read_node_field_os((int32_t)node, field, old, oldlen);
     }
+    if (strcmp(name, "remote_frees") == 0)
+        return read_node_field_os(-1, name, old, oldlen);
     if (strncmp(name, "heaps.", 6) == 0) {
         const char *field = name + 6;
         unsigned i;

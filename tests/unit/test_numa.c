@@ -267,6 +267,13 @@ static void api(void)
     uint64_t binds = 0;
     len = sizeof binds;
     CHECK(fly_ctl("numa.binds", &binds, &len, NULL, 0) == 0 && binds == oc.oc_bind_calls, "numa.binds");
+    uint64_t remote = 0, remote0 = 0, remote1 = 0;
+    CHECK(fly_ctl("numa.remote_frees", &remote, &len, NULL, 0) == 0 &&
+              fly_ctl("numa.node.0.remote_frees", &remote0, &len, NULL, 0) == 0 &&
+              fly_ctl("numa.node.1.remote_frees", &remote1, &len, NULL, 0) == 0 && remote0 >= 2000 &&
+              remote1 >= 2000 && remote == remote0 + remote1,
+          "numa.remote_frees %llu, node 0 %llu, node 1 %llu", (unsigned long long)remote,
+          (unsigned long long)remote0, (unsigned long long)remote1);
     int seen = 0;
     for (uint32_t i = 0; i < fly_heap_count(); i++) {
         char name[64];
