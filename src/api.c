@@ -30,6 +30,7 @@
 #include "large.h"
 #include "maintain.h"
 #include "node.h"
+#include "sample.h"
 #include "secure.h"
 #include "sizeclass.h"
 #include "slab.h"
@@ -225,6 +226,8 @@ FLY_EXPORT void *fly_realloc(void *p, size_t size)
         return fly_secure_realloc_os(p, size);
     if (fly_trace_wanted())
         return fly_traced_realloc(p, size);
+    if (fly_unlikely(fly_sample_on))
+        fly_tcache_note_realloc();
     if (p == NULL)
         return fly_malloc(size);
     if (size == 0) {

@@ -13,6 +13,7 @@
 #include "heap.h"
 #include "huge.h"
 #include "meta.h"
+#include "sample.h"
 #include "tcache.h"
 #include "trace.h"
 
@@ -25,10 +26,12 @@ void fly_prefork(void)
     fly_meta_lock_all();
     fly_tcache_lock_all();
     fly_trace_lock_all();
+    fly_sample_lock_all();
 }
 
 void fly_postfork_parent(void)
 {
+    fly_sample_unlock_all(false);
     fly_trace_unlock_all(false);
     fly_tcache_unlock_all(false);
     fly_meta_unlock_all(false);
@@ -49,4 +52,5 @@ void fly_postfork_child(void)
     fly_heap_unlock_classes(true);
     fly_tcache_unlock_all(true);
     fly_trace_unlock_all(true);
+    fly_sample_unlock_all(true);
 }

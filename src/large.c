@@ -18,6 +18,7 @@
  */
 #include "large.h"
 #include "freemark.h"
+#include "sample.h"
 #include "trace_hook.h"
 #include "vmem.h"
 #include <errno.h>
@@ -109,6 +110,8 @@ void *fly_large_alloc_os(fly_vmem_t *vm, fly_lcache_t *lc, size_t size, size_t a
 
 void fly_large_free(fly_lcache_t *lc, void *p)
 {
+    if (fly_unlikely(fly_sample_on))
+        fly_sample_release(p);
     size_t npages = fly_vmem_span_pages(p);
     mark(p, FLY_PC_FREED_LARGE);
     __atomic_fetch_sub(&large_count.bc_nlive, 1, __ATOMIC_RELAXED);

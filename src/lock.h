@@ -15,6 +15,7 @@
  *   4. arena locks, heap by heap
  *   5. meta lock (internal bump allocator), tcache registry lock
  *   6. trace lock (trace.c: the list of trace buffers)
+ *   7. sample lock (sample.c: the profile's sampled blocks; a leaf)
  */
 #ifndef FLY_LOCK_H
 #define FLY_LOCK_H

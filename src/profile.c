@@ -163,6 +163,14 @@ void fly_profile_fold(fly_profile_t *stored, const fly_profile_t *run, bool have
     stored->pf_syscalls = blend(stored->pf_syscalls, run->pf_syscalls);
     for (unsigned c = 0; c <= FLY_MAX_CLASSES; c++)
         stored->pf_class_allocs[c] = blend(stored->pf_class_allocs[c], run->pf_class_allocs[c]);
+    stored->pf_reallocs = blend(stored->pf_reallocs, run->pf_reallocs);
+    stored->pf_sampled = blend(stored->pf_sampled, run->pf_sampled);
+    /* A run with too few samples to say anything leaves the shares alone. */
+    if (run->pf_sampled >= FLY_PF_MIN_SAMPLES) {
+        stored->pf_cross_permille = blend(stored->pf_cross_permille, run->pf_cross_permille);
+        for (unsigned d = 0; d < FLY_PROFILE_DECADES; d++)
+            stored->pf_lifetime_permille[d] = blend(stored->pf_lifetime_permille[d], run->pf_lifetime_permille[d]);
+    }
 }
 
 uint32_t fly_profile_flags(const fly_profile_t *p)
@@ -178,21 +186,32 @@ uint32_t fly_profile_flags(const fly_profile_t *p)
         f |= FLY_PF_FEW_FREES;
     if (p->pf_peak_bytes >= FLY_PF_LARGE_BYTES)
         f |= FLY_PF_LARGE_HEAP;
+    if (p->pf_sampled >= FLY_PF_MIN_SAMPLES) {
+        if (p->pf_cross_permille >= FLY_PF_CROSS_PERMILLE)
+            f |= FLY_PF_CROSS_THREAD;
+        if (p->pf_lifetime_permille[0] + p->pf_lifetime_permille[1] + p->pf_lifetime_permille[2] >=
+            FLY_PF_SHORT_LIVED_PERMILLE)
+            f |= FLY_PF_SHORT_LIVED;
+    }
     return f;
 }
 
-/* Only what measurement supports (docs/policies.md has the figures).
- * For time, threads that allocate hard run faster under bulk, at a cost
- * in memory.  For memory, compact holds less wherever allocation is not
- * the program's main work (where it is, compact's small magazines cost
- * several times the time).  Balanced, no policy has yet gained in one
- * without losing more in the other, so it stays default. */
 uint32_t fly_profile_free_permille(const fly_profile_t *p)
 {
     uint64_t share = p->pf_allocs ? FLY_MIN(p->pf_frees, p->pf_allocs) * 1000 / p->pf_allocs : 1000;
     return (uint32_t)FLY_MIN(share + FLY_PF_FREE_SLACK, (uint64_t)FLY_PF_FREE_MAX);
 }
 
+/* Only what measurement supports (docs/policies.md has the figures).
+ * For time, threads that allocate hard run faster under bulk, at a cost
+ * in memory.  For memory, compact holds less wherever allocation is not
+ * the program's main work (where it is, compact's small magazines cost
+ * several times the time).  Balanced, busy's larger caches pay where
+ * allocation is the main work and blocks churn through the magazines:
+ * most of them freed by another thread (each full magazine of the
+ * consumer's is a depot trade), or, in one thread, dying young; with
+ * several threads and young blocks (larson) the extra caches cost more
+ * memory than the 2 % a dispatch may lose, so those stay default. */
 fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective)
 {
     if (p->pf_pinned > 0 && p->pf_pinned <= FLY_POLICY_COUNT)
@@ -202,5 +221,8 @@ fly_policy_id_t fly_profile_policy(const fly_profile_t *p, unsigned objective)
         return FLY_POLICY_bulk;
     if (objective == FLY_OBJECTIVE_MEMORY && !(f & FLY_PF_ALLOC_HEAVY))
         return FLY_POLICY_compact;
+    if (objective == FLY_OBJECTIVE_BALANCED && (f & FLY_PF_ALLOC_HEAVY) &&
+        ((f & FLY_PF_CROSS_THREAD) || ((f & FLY_PF_SHORT_LIVED) && !(f & FLY_PF_THREADED))))
+        return FLY_POLICY_busy;
     return FLY_POLICY_default;
 }

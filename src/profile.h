@@ -3,7 +3,9 @@
  *
  * A profile is what flymalloc learned of a program over its runs: how much
  * it allocates and frees, in which size classes, how many threads, how
- * long it runs, its peak, its system calls.  Each run under
+ * long it runs, its peak, its system calls, its reallocs, and from a
+ * sample of its small blocks how long they live and how many another
+ * thread frees (sample.h).  Each run under
  * FLYMALLOC_PROFILE=1 folds its figures into the stored profile as a
  * moving average (the newest run weighs a quarter).  The store is one
  * small file per program, named by the program's build-id, in the user's
@@ -20,7 +22,8 @@
 #include "policy.h"
 
 #define FLY_PROFILE_MAGIC 0x50594c46u        /* "FLYP" */
-#define FLY_PROFILE_VERSION 1
+#define FLY_PROFILE_VERSION 2
+#define FLY_PROFILE_DECADES 8                /* lifetimes: < 1 us, < 10 us, ... < 1 s, longer */
 #define FLY_PROFILE_KEY_MAX 32               /* a build-id is 20 bytes (SHA-1) */
 #define FLY_PROFILE_SYSTEM_DIR "/var/lib/flymalloc"
 
@@ -40,6 +43,12 @@ typedef struct fly_profile {
     uint64_t pf_peak_bytes;
     uint64_t pf_syscalls;                    /* mmap, munmap, madvise, mremap */
     uint64_t pf_class_allocs[FLY_MAX_CLASSES + 1];
+    uint64_t pf_reallocs;
+    /* Sampled small blocks (one per 512 KiB a thread asks for): */
+    uint64_t pf_sampled;                     /* taken */
+    uint64_t pf_cross_permille;              /* of them, freed by another thread */
+    uint64_t pf_lifetime_permille[FLY_PROFILE_DECADES];   /* freed, by lifetime; the
+                                                           * rest lived to the end */
     uint64_t pf_checksum;                    /* FNV-1a of every byte before it */
 } fly_profile_t;
 
@@ -50,6 +59,13 @@ typedef struct fly_profile {
 #define FLY_PF_ALLOC_HEAVY  0x4u             /* FLY_PF_HEAVY_PER_MS allocations a ms or more */
 #define FLY_PF_FEW_FREES    0x8u             /* frees under half the allocations */
 #define FLY_PF_LARGE_HEAP   0x10u            /* peak of FLY_PF_LARGE_BYTES or more */
+#define FLY_PF_CROSS_THREAD 0x20u            /* another thread frees FLY_PF_CROSS_PERMILLE
+                                              * of the sampled blocks (producer/consumer) */
+#define FLY_PF_SHORT_LIVED  0x40u            /* FLY_PF_SHORT_LIVED_PERMILLE of them die
+                                              * within 100 us */
+#define FLY_PF_CROSS_PERMILLE 500
+#define FLY_PF_SHORT_LIVED_PERMILLE 750
+#define FLY_PF_MIN_SAMPLES 16                /* fewer say nothing */
 #define FLY_PF_SHORT_MS 300
 #define FLY_PF_HEAVY_PER_MS 10000
 #define FLY_PF_LARGE_BYTES (1ull << 30)

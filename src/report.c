@@ -11,6 +11,7 @@
 #include "exe.h"
 #include "flymalloc.h"
 #include "profile.h"
+#include "sample.h"
 #include "stats.h"
 #include "tcache.h"
 #include <string.h>
@@ -44,6 +45,18 @@ static void save_profile_os(void)
                       st.st_mremap_calls;
     for (unsigned c = 0; c < st.st_nclasses && c < FLY_MAX_CLASSES; c++)
         run.pf_class_allocs[c + 1] = st.st_class[c].cs_nmalloc;
+    static fly_tcache_counts_t tcc;      /* at exit, once: kept off the stack */
+    fly_tcache_counts(NULL, &tcc);
+    run.pf_reallocs = tcc.reallocs;
+    fly_sample_counts_t sc;
+    fly_sample_counts(&sc);
+    _Static_assert(FLY_SAMPLE_DECADES == FLY_PROFILE_DECADES, "lifetime decades");
+    run.pf_sampled = sc.sc_taken;
+    if (sc.sc_taken) {
+        run.pf_cross_permille = sc.sc_cross * 1000 / sc.sc_taken;
+        for (unsigned d = 0; d < FLY_PROFILE_DECADES; d++)
+            run.pf_lifetime_permille[d] = sc.sc_lifetime[d] * 1000 / sc.sc_taken;
+    }
     /* A bad stored profile was reported at start-up; this run replaces it. */
     bool have = fly_profile_read(path, key, keylen, &stored, false);
     fly_profile_fold(&stored, &run, have);

@@ -68,6 +68,7 @@
 #include "maintain.h"
 #include "node.h"
 #include "meta.h"
+#include "sample.h"
 #include "trace_hook.h"
 #include <errno.h>
 #include <pthread.h>
@@ -484,6 +485,21 @@ void *fly_tcache_malloc_slow_os(size_t size, unsigned c)
     return fly_block_unmark_known(*b->tb_top);
 }
 
+/* Under FLYMALLOC_PROFILE=1: a sampled block for this malloc if the
+ * thread has asked for FLY_SAMPLE_BYTES of small blocks since its last
+ * sample (sample.h), else NULL.  Ticks come every po_tick_events mallocs,
+ * so samples come at about that granularity. */
+static void *sample_os(fly_tcache_t *tc, size_t size)
+{
+    uint64_t asked = 0;
+    for (unsigned c = 1; c <= fly_nclasses; c++)
+        asked += tc->tc_bins[c].tb_requested;
+    if (asked - tc->tc_sampled_at < FLY_SAMPLE_BYTES)
+        return NULL;
+    tc->tc_sampled_at = asked;
+    return fly_sample_malloc_os(tc->tc_heap->hp_vmem, &tc->tc_lcache, size);
+}
+
 /* The fast path had a round for this malloc, but the tick counter ran out.
  * Only a live cache has rounds, so the tick runs here directly, without the
  * general slow path's checks, which would cost more than the tick itself.  The bin counts as active, so the tick's
@@ -495,6 +511,11 @@ void *fly_tcache_malloc_tick_os(size_t size, unsigned c)
     tc->tc_activity[c]++;
     fly_trace_touch_shared();
     fly_tcache_tick_os(tc);
+    if (fly_unlikely(fly_sample_on)) {
+        void *s = sample_os(tc, size);
+        if (s)
+            return s;
+    }
     void *p = b->tb_top[-1];
     if (fly_unlikely(p == NULL || tc->tc_move_to != NULL))
         return fly_tcache_malloc_slow_os(size, c);      /* which moves the thread first */
@@ -778,6 +799,7 @@ static void add_counts(const fly_tcache_t *tc, fly_tcache_counts_t *out, bool wi
         out->requested[c] += FLY_GET(b->tb_requested);
         out->misses[c] += FLY_GET(tc->tc_misses[c]);
     }
+    out->reallocs += FLY_GET(tc->tc_reallocs);
 }
 
 /* With tc_registry_lock held (or in a fork child): a cache leaves the
@@ -792,6 +814,16 @@ static void retire_counts(const fly_tcache_t *tc)
         __atomic_fetch_add(&tc_retired.requested[c], mine.requested[c], __ATOMIC_RELAXED);
         __atomic_fetch_add(&tc_retired.misses[c], mine.misses[c], __ATOMIC_RELAXED);
     }
+    __atomic_fetch_add(&tc_retired.reallocs, mine.reallocs, __ATOMIC_RELAXED);
+}
+
+void fly_tcache_note_realloc(void)
+{
+    fly_tcache_t *tc = fly_tc;
+    if (tc->tc_state == FLY_TC_LIVE)
+        FLY_SET(tc->tc_reallocs, tc->tc_reallocs + 1);
+    else
+        __atomic_fetch_add(&tc_retired.reallocs, 1, __ATOMIC_RELAXED);
 }
 
 void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out)
@@ -802,6 +834,8 @@ void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out)
         out->requested[c] += __atomic_load_n(&tc_retired.requested[c], __ATOMIC_RELAXED);
         out->misses[c] += __atomic_load_n(&tc_retired.misses[c], __ATOMIC_RELAXED);
     }
+    if (h == NULL || h == &fly_heap_default)
+        out->reallocs += __atomic_load_n(&tc_retired.reallocs, __ATOMIC_RELAXED);
     for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
         if (h == NULL || FLY_GET(tc->tc_heap) == h)
             add_counts(tc, out, true);

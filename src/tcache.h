@@ -108,6 +108,9 @@ typedef struct fly_tcache {
     uint32_t tc_held[FLY_PC_COUNT];        /* in the secure mode's quarantine (secure.c): freed
                                             * by the program, so counted as cached */
     fly_lcache_t tc_lcache;                /* small large blocks (large.h) */
+    uint64_t tc_sampled_at;                /* FLYMALLOC_PROFILE: bytes asked for at the last
+                                            * sample (sample.h) */
+    uint64_t tc_reallocs;                  /* FLYMALLOC_PROFILE: realloc calls */
 } fly_tcache_t;
 
 #define FLY_TRIP_NONE   0
@@ -201,10 +204,13 @@ typedef struct fly_tcache_counts {
     uint64_t nmalloc[FLY_MAX_CLASSES + 1];
     uint64_t requested[FLY_MAX_CLASSES + 1];
     uint64_t misses[FLY_MAX_CLASSES + 1];
+    uint64_t reallocs;                     /* counted only under FLYMALLOC_PROFILE */
 } fly_tcache_counts_t;
 /* Only the caches of heap h, or of every heap if h is NULL (exited threads
  * count with the default heap). */
 void fly_tcache_counts(const fly_heap_t *h, fly_tcache_counts_t *out);
+/* Counts a realloc call of the calling thread (FLYMALLOC_PROFILE). */
+void fly_tcache_note_realloc(void);
 /* The pthread key destructor's work: drains the thread's cache; true if
  * there was one. */
 bool fly_tcache_thread_exit_os(void *arg);

@@ -221,13 +221,26 @@ int fly_cmd_policy(int argc, char **argv)
     if (found && prof.pf_runs) {
         uint32_t f = fly_profile_flags(&prof);
         printf("profile: %u run(s); per run %llu ms, %llu thread(s), %llu allocations, %llu frees, "
-               "peak %llu bytes, %llu memory system calls\nflags:%s%s%s%s%s%s\n",
+               "%llu reallocs, peak %llu bytes, %llu memory system calls\n",
                prof.pf_runs, (unsigned long long)prof.pf_run_ms, (unsigned long long)prof.pf_threads,
                (unsigned long long)prof.pf_allocs, (unsigned long long)prof.pf_frees,
-               (unsigned long long)prof.pf_peak_bytes, (unsigned long long)prof.pf_syscalls,
-               f & FLY_PF_SHORT_RUN ? " short-run" : "", f & FLY_PF_THREADED ? " threaded" : "",
-               f & FLY_PF_ALLOC_HEAVY ? " alloc-heavy" : "", f & FLY_PF_FEW_FREES ? " few-frees" : "",
-               f & FLY_PF_LARGE_HEAP ? " large-heap" : "", f ? "" : " (none)");
+               (unsigned long long)prof.pf_reallocs, (unsigned long long)prof.pf_peak_bytes,
+               (unsigned long long)prof.pf_syscalls);
+        static const char *const decade[FLY_PROFILE_DECADES] = { "<1us", "<10us", "<100us", "<1ms",
+                                                                 "<10ms", "<100ms", "<1s", ">=1s" };
+        uint64_t freed = 0;
+        printf("sampled blocks: %llu per run; freed by another thread %.1f%%; lifetimes",
+               (unsigned long long)prof.pf_sampled, prof.pf_cross_permille / 10.0);
+        for (unsigned d = 0; d < FLY_PROFILE_DECADES; d++) {
+            printf(" %s %.1f%%", decade[d], prof.pf_lifetime_permille[d] / 10.0);
+            freed += prof.pf_lifetime_permille[d];
+        }
+        printf(", to the end %.1f%%\n", freed < 1000 ? (1000 - freed) / 10.0 : 0.0);
+        printf("flags:%s%s%s%s%s%s%s%s\n", f & FLY_PF_SHORT_RUN ? " short-run" : "",
+               f & FLY_PF_THREADED ? " threaded" : "", f & FLY_PF_ALLOC_HEAVY ? " alloc-heavy" : "",
+               f & FLY_PF_FEW_FREES ? " few-frees" : "", f & FLY_PF_LARGE_HEAP ? " large-heap" : "",
+               f & FLY_PF_CROSS_THREAD ? " cross-thread-frees" : "",
+               f & FLY_PF_SHORT_LIVED ? " short-lived" : "", f ? "" : " (none)");
     }
     return 0;
 }

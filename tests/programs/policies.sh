@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # policies: no policy of the catalogue (src/policies.def) may break
-# correctness, and neither may the secure mode.  Under each policy
-# (FLYMALLOC_POLICY), then in the secure mode (FLYMALLOC_SECURE=1 for the
-# prefixed library, libflymalloc-secure.so preloaded), this runs the API
+# correctness, and neither may the secure mode or profiling.  Under each
+# policy (FLYMALLOC_POLICY), then in the secure mode (FLYMALLOC_SECURE=1
+# for the prefixed library, libflymalloc-secure.so preloaded), then
+# profiling (FLYMALLOC_PROFILE=1 into a scratch store: some small blocks
+# are sampled large ones, src/sample.h), this runs the API
 # conformance and thread, fork and bad-size tests of tests/api (prefixed
 # library) and the libc-level tests of tests/preload (LD_PRELOAD), and
 # sqlite3, python3 and perl with their output compared against glibc.
@@ -54,11 +56,15 @@ py=$(pyexe)
 secure_so=$(dirname "$FLY_SO")/libflymalloc-secure.so
 [ -f "$secure_so" ] || fail "missing $secure_so"
 default_so=$FLY_SO
-for p in $policies secure; do
+for p in $policies secure profile; do
     if [ "$p" = secure ]; then
         unset FLYMALLOC_POLICY
         export FLYMALLOC_SECURE=1
         FLY_SO=$secure_so
+    elif [ "$p" = profile ]; then
+        unset FLYMALLOC_POLICY FLYMALLOC_SECURE
+        FLY_SO=$default_so
+        export FLYMALLOC_PROFILE=1 FLYMALLOC_PROFILE_DIR=$FLY_TMP/profiles
     else
         export FLYMALLOC_POLICY=$p
     fi
@@ -93,6 +99,7 @@ print(len(s), sorted(c.items())[:5], sum(len(x) for x in s.split(",")))'
             my $t = 0; $t += length($h{$_}) for keys %h; delete $h{"k$_"} for 1..100000;
             print scalar(keys %h), " $t\n"'
 done
-unset FLYMALLOC_POLICY FLYMALLOC_SECURE
+[ "$(ls "$FLY_TMP/profiles" | wc -l)" -ge 10 ] || fail "the profiling pass stored too few profiles"
+unset FLYMALLOC_POLICY FLYMALLOC_SECURE FLYMALLOC_PROFILE FLYMALLOC_PROFILE_DIR
 FLY_SO=$default_so
-echo "every policy, and the secure mode, passed"
+echo "every policy, the secure mode and profiling passed"
