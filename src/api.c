@@ -375,7 +375,10 @@ static void check_size(void *p, size_t size, bool aligned, const char *fname)
         return;
     size_t usable = usable_size(p, fname);
     bool ok = size <= usable;
-    if (ok && !aligned && usable <= FLY_SMALL_MAX)
+    /* A large block may be as small as a page (a profile's sample). */
+    bool large = fly_region_kind(p) == FLY_REGION_MAP_HEAP &&
+                 fly_region_of(p)->r_pageclass[fly_page_index(p)] == FLY_PC_LARGE;
+    if (ok && !aligned && usable <= FLY_SMALL_MAX && !large)
         ok = fly_class_of(FLY_MAX(size, 1)) == fly_class_of(usable);
     if (!ok)
         fly_panic_ptr(fname, "wrong size for block", p);

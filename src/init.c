@@ -73,7 +73,8 @@ void fly_init(void)
     pg.pg_key = fly_exe_build_id(&pg.pg_key_len);
     fly_config_parse(fly_exe_secure() ? NULL : environ, &pg, &po, &fly_settings);
     fly_settings.se_start_ms = fly_now_ms();
-    fly_sample_on = fly_settings.se_profile;
+    /* The secure mode sizes and checks every block itself: no samples. */
+    fly_sample_on = fly_settings.se_profile && !fly_settings.se_secure;
     fly_free_mark_init();
     if (fly_settings.se_secure) {
         po.po_engine = FLY_ENGINE_SLAB;     /* every small block in a zone slot (secure.c) */

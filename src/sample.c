@@ -11,7 +11,6 @@
 #include "sample.h"
 #include "large.h"
 #include "lock.h"
-#include "sizeclass.h"
 #include <time.h>
 
 #define SAMPLE_SLOTS (2 * FLY_SAMPLE_LIVE_MAX)     /* a power of two */
@@ -79,9 +78,8 @@ static void erase(sample_t *s)
     samples[hole].s_addr = 0;
 }
 
-void *fly_sample_malloc_os(struct fly_vmem *vm, struct fly_lcache *lc, size_t size)
+void *fly_sample_malloc_os(struct fly_vmem *vm, struct fly_lcache *lc)
 {
-    (void)size;
     fly_lock(&sample_lock);
     bool room = sample_live < FLY_SAMPLE_LIVE_MAX;
     if (room)
@@ -91,8 +89,7 @@ void *fly_sample_malloc_os(struct fly_vmem *vm, struct fly_lcache *lc, size_t si
     fly_unlock(&sample_lock);
     if (!room)
         return NULL;
-    /* The smallest large block: every API function treats it as one. */
-    void *p = fly_large_alloc_os(vm, lc, FLY_SMALL_MAX + 1, FLY_PAGE, false);
+    void *p = fly_large_alloc_os(vm, lc, FLY_PAGE, FLY_PAGE, false);
     uint64_t born = now_ns();
     fly_lock(&sample_lock);
     if (p) {

@@ -2,8 +2,8 @@
  * sample.h: sampled allocations for the profile (sample.c).
  *
  * Under FLYMALLOC_PROFILE=1 a thread's maintenance tick, once the thread
- * has asked for FLY_SAMPLE_BYTES of small blocks since its last sample,
- * serves that malloc with a sampled block: a page-backed large block
+ * has made FLY_SAMPLE_MALLOCS small mallocs since its last sample, serves
+ * a malloc of up to a page with a sampled block: a one-page large block
  * whose address, time and thread are noted in a table.  free never has to
  * look for samples on its fast path, because a large block always takes
  * the slow path; the block's release (fly_large_free) closes the sample
@@ -18,8 +18,9 @@
 struct fly_vmem;
 struct fly_lcache;
 
-/* One sample per this many bytes a thread asks for in small blocks. */
-#define FLY_SAMPLE_BYTES ((uint64_t)512 << 10)
+/* One sample per this many small mallocs of a thread (by count, not by
+ * bytes: the shares the profile keeps are shares of allocations). */
+#define FLY_SAMPLE_MALLOCS 4096
 /* Lifetimes by decade: under 1 us, 10 us, ... 1 s, and longer. */
 #define FLY_SAMPLE_DECADES 8
 /* At most this many samples are live at once; past it, none is taken. */
@@ -36,10 +37,11 @@ typedef struct fly_sample_counts {
 /* Set once at start-up (FLYMALLOC_PROFILE=1). */
 extern bool fly_sample_on;
 
-/* A sampled block for a malloc of size bytes (at most FLY_SMALL_MAX),
- * from arena vm through the thread's large cache lc; NULL if none can be
- * had (the caller serves the malloc as usual). */
-void *fly_sample_malloc_os(struct fly_vmem *vm, struct fly_lcache *lc, size_t size);
+/* A sampled block, one page, for a malloc of a class of at most a page
+ * (so the page's alignment serves any alignment the class does), from
+ * arena vm through the thread's large cache lc; NULL if none can be had
+ * (the caller serves the malloc as usual). */
+void *fly_sample_malloc_os(struct fly_vmem *vm, struct fly_lcache *lc);
 /* Large block p is being released: if it is a sample, close it. */
 void fly_sample_release(void *p);
 void fly_sample_counts(fly_sample_counts_t *out);

@@ -485,19 +485,21 @@ void *fly_tcache_malloc_slow_os(size_t size, unsigned c)
     return fly_block_unmark_known(*b->tb_top);
 }
 
-/* Under FLYMALLOC_PROFILE=1: a sampled block for this malloc if the
- * thread has asked for FLY_SAMPLE_BYTES of small blocks since its last
- * sample (sample.h), else NULL.  Ticks come every po_tick_events mallocs,
- * so samples come at about that granularity. */
-static void *sample_os(fly_tcache_t *tc, size_t size)
+/* Under FLYMALLOC_PROFILE=1: a sampled block for this malloc of class c
+ * if the thread has made FLY_SAMPLE_MALLOCS small mallocs since its last
+ * sample and c is at most a page (sample.h), else NULL.  Ticks come every
+ * po_tick_events mallocs, so samples come at about that granularity. */
+static void *sample_os(fly_tcache_t *tc, unsigned c)
 {
-    uint64_t asked = 0;
-    for (unsigned c = 1; c <= fly_nclasses; c++)
-        asked += tc->tc_bins[c].tb_requested;
-    if (asked - tc->tc_sampled_at < FLY_SAMPLE_BYTES)
+    if (fly_classes[c].cl_size > FLY_PAGE)
         return NULL;
-    tc->tc_sampled_at = asked;
-    return fly_sample_malloc_os(tc->tc_heap->hp_vmem, &tc->tc_lcache, size);
+    uint64_t made = 0;
+    for (unsigned k = 1; k <= fly_nclasses; k++)
+        made += tc->tc_bins[k].tb_nmalloc;
+    if (made - tc->tc_sampled_at < FLY_SAMPLE_MALLOCS)
+        return NULL;
+    tc->tc_sampled_at = made;
+    return fly_sample_malloc_os(tc->tc_heap->hp_vmem, &tc->tc_lcache);
 }
 
 /* The fast path had a round for this malloc, but the tick counter ran out.
@@ -512,7 +514,7 @@ void *fly_tcache_malloc_tick_os(size_t size, unsigned c)
     fly_trace_touch_shared();
     fly_tcache_tick_os(tc);
     if (fly_unlikely(fly_sample_on)) {
-        void *s = sample_os(tc, size);
+        void *s = sample_os(tc, c);
         if (s)
             return s;
     }

@@ -108,7 +108,7 @@ typedef struct fly_tcache {
     uint32_t tc_held[FLY_PC_COUNT];        /* in the secure mode's quarantine (secure.c): freed
                                             * by the program, so counted as cached */
     fly_lcache_t tc_lcache;                /* small large blocks (large.h) */
-    uint64_t tc_sampled_at;                /* FLYMALLOC_PROFILE: bytes asked for at the last
+    uint64_t tc_sampled_at;                /* FLYMALLOC_PROFILE: mallocs made at the last
                                             * sample (sample.h) */
     uint64_t tc_reallocs;                  /* FLYMALLOC_PROFILE: realloc calls */
 } fly_tcache_t;
