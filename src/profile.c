@@ -164,6 +164,8 @@ void fly_profile_fold(fly_profile_t *stored, const fly_profile_t *run, bool have
     for (unsigned c = 0; c <= FLY_MAX_CLASSES; c++)
         stored->pf_class_allocs[c] = blend(stored->pf_class_allocs[c], run->pf_class_allocs[c]);
     stored->pf_reallocs = blend(stored->pf_reallocs, run->pf_reallocs);
+    if (run->pf_name[0])
+        memcpy(stored->pf_name, run->pf_name, sizeof(stored->pf_name));
     stored->pf_sampled = blend(stored->pf_sampled, run->pf_sampled);
     /* A run with too few samples to say anything leaves the shares alone. */
     if (run->pf_sampled >= FLY_PF_MIN_SAMPLES) {

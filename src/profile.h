@@ -49,6 +49,7 @@ typedef struct fly_profile {
     uint64_t pf_cross_permille;              /* of them, freed by another thread */
     uint64_t pf_lifetime_permille[FLY_PROFILE_DECADES];   /* freed, by lifetime; the
                                                            * rest lived to the end */
+    char pf_name[64];                        /* the program's file name, for people only */
     uint64_t pf_checksum;                    /* FNV-1a of every byte before it */
 } fly_profile_t;
 

@@ -35,6 +35,15 @@ static void save_profile_os(void)
     run.pf_key_len = (uint32_t)keylen;
     memcpy(run.pf_key, key, keylen);
     run.pf_run_ms = fly_now_ms() - fly_settings.se_start_ms;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        const char *base = strrchr(exe, '/');
+        base = base ? base + 1 : exe;
+        size_t len = FLY_MIN(strlen(base), sizeof(run.pf_name) - 1);
+        memcpy(run.pf_name, base, len);
+    }
     run.pf_threads = fly_tcache_peak_threads();
     run.pf_allocs = st.st_nmalloc;
     run.pf_frees = st.st_nfree;

@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -282,30 +283,60 @@ static bool store_path(const char *path, char *out, size_t len, unsigned char *k
     return true;
 }
 
-/* Pins policy id in the profile of the program at path, keeping what the
- * profile learned; false with a message on failure. */
-static bool pin(const char *path, size_t id, const char *cmd)
+/* Pins policy id in the stored profile at store, of the program keyed by
+ * key, keeping what the profile learned and folding in learned (a run's
+ * profile) if given; false with a message on failure. */
+static bool pin_key(const char *store, const unsigned char *key, size_t key_len, size_t id,
+                    const fly_profile_t *learned, const char *cmd)
 {
-    char store[PATH_MAX + 128];
-    unsigned char key[FLY_PROFILE_KEY_MAX];
-    size_t key_len = 0;
-    if (!store_path(path, store, sizeof(store), key, &key_len, cmd))
-        return false;
     fly_profile_t p;
-    if (!fly_profile_read(store, key, key_len, &p, false)) {
+    bool have = fly_profile_read(store, key, key_len, &p, false);
+    if (!have) {
         memset(&p, 0, sizeof(p));
         p.pf_key_len = (uint32_t)key_len;
         memcpy(p.pf_key, key, key_len);
     }
+    if (learned)
+        fly_profile_fold(&p, learned, have);
     p.pf_pinned = (uint32_t)id + 1;
     if (!fly_profile_write(store, &p)) {
         fprintf(stderr, "flymalloc %s: cannot write %s: %s\n", cmd, store, strerror(errno));
         return false;
     }
+    return true;
+}
+
+/* Pins policy id in the profile of the program at path; false with a
+ * message on failure. */
+static bool pin(const char *path, size_t id, const char *cmd)
+{
+    char store[PATH_MAX + 128];
+    unsigned char key[FLY_PROFILE_KEY_MAX];
+    size_t key_len = 0;
+    if (!store_path(path, store, sizeof(store), key, &key_len, cmd) ||
+        !pin_key(store, key, key_len, id, NULL, cmd))
+        return false;
     printf("%s: runs under %s from now on (%s; `flymalloc forget %s` undoes it)\n", path,
            policies[id].name, store, path);
     return true;
 }
+
+/* The key a profile's file name spells (HEX.prof); its length, 0 if the
+ * name is not a profile's. */
+static size_t key_of_name(const char *name, unsigned char *key)
+{
+    size_t n = strlen(name), len = 0;
+    if (n < 7 || strcmp(name + n - 5, ".prof") != 0 || (n - 5) % 2 || (n - 5) / 2 > FLY_PROFILE_KEY_MAX)
+        return 0;
+    for (size_t i = 0; i + 5 < n; i += 2) {
+        unsigned v;
+        if (sscanf(name + i, "%2x", &v) != 1)
+            return 0;
+        key[len++] = (unsigned char)v;
+    }
+    return len;
+}
+
 
 int fly_cmd_seed(int argc, char **argv)
 {
@@ -348,7 +379,8 @@ int fly_cmd_forget(int argc, char **argv)
 
 /* One run of argv under policy: wall seconds and peak RSS in KiB; false
  * if it did not exit 0.  Its output goes to /dev/null. */
-static bool timed_run(char **argv, const char *policy, double *secs, long *rss_kib)
+static bool timed_run(char **argv, const char *policy, const char *profile_dir, double *secs,
+                      long *rss_kib)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -362,7 +394,12 @@ static bool timed_run(char **argv, const char *policy, double *secs, long *rss_k
             dup2(null, 2);
         }
         setenv("FLYMALLOC_POLICY", policy, 1);
-        unsetenv("FLYMALLOC_PROFILE");
+        if (profile_dir) {
+            setenv("FLYMALLOC_PROFILE", "1", 1);
+            setenv("FLYMALLOC_PROFILE_DIR", profile_dir, 1);
+        } else {
+            unsetenv("FLYMALLOC_PROFILE");
+        }
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -386,7 +423,7 @@ static bool replay_run(const char *trace, const char *policy, const char *json, 
                      "--no-syscalls", "--json", (char *)json, NULL };
     double wall;
     long kib;
-    if (!timed_run(argv, policy, &wall, &kib))
+    if (!timed_run(argv, policy, NULL, &wall, &kib))
         return false;
     char buf[4096];
     FILE *f = fopen(json, "r");
@@ -424,6 +461,63 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define TUNE_MAX_PROGRAMS 64
+
+/* The programs cmd ran besides itself (a compiler driver's cc1, a build's
+ * tools) that made a tenth or more of all the allocations of a run get
+ * policy id pinned too: one more run, under that policy and profiled into
+ * a scratch store, finds them by their profiles.  False with a message
+ * if that run fails. */
+static bool pin_children(char **cmd, size_t id, const unsigned char *top, size_t top_len)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX], file[PATH_MAX + 300], store[PATH_MAX + 128], userdir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/flymalloc-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "flymalloc tune: cannot make a scratch directory: %s\n", strerror(errno));
+        return false;
+    }
+    fprintf(stderr, "flymalloc tune: one more run, profiled, to find the programs it runs\n");
+    double secs;
+    long kib;
+    bool ran = timed_run(cmd, policies[id].name, dir, &secs, &kib);
+    static fly_profile_t found[TUNE_MAX_PROGRAMS];
+    static unsigned char keys[TUNE_MAX_PROGRAMS][FLY_PROFILE_KEY_MAX];
+    size_t lens[TUNE_MAX_PROGRAMS], n = 0;
+    uint64_t total = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+        size_t len = key_of_name(e->d_name, keys[n < TUNE_MAX_PROGRAMS ? n : 0]);
+        if (n < TUNE_MAX_PROGRAMS && len && fly_profile_read(file, keys[n], len, &found[n], false)) {
+            lens[n] = len;
+            total += found[n++].pf_allocs;
+        }
+        unlink(file);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+    if (!ran) {
+        fprintf(stderr, "flymalloc tune: %s failed under policy %s\n", cmd[0], policies[id].name);
+        return false;
+    }
+    profile_dir(userdir, sizeof(userdir));
+    for (size_t i = 0; i < n; i++) {
+        if ((lens[i] == top_len && memcmp(keys[i], top, top_len) == 0) || found[i].pf_allocs * 10 < total)
+            continue;
+        if (!fly_profile_path(store, sizeof(store), userdir, keys[i], lens[i]) ||
+            !pin_key(store, keys[i], lens[i], id, &found[i], "tune"))
+            return false;
+        printf("%s, which it runs (%.0f%% of the allocations): runs under %s from now on (%s)\n",
+               found[i].pf_name[0] ? found[i].pf_name : "a program", 100.0 * (double)found[i].pf_allocs / (double)total,
+               policies[id].name, store);
+    }
+    return true;
 }
 
 #define TUNE_MAX_REPEAT 50
@@ -487,7 +581,7 @@ int fly_cmd_tune(int argc, char **argv)
             fprintf(stderr, "\rflymalloc tune: round %d of %d, %-8s", r + 1, repeat, policies[p].name);
             long kib = 0;
             bool ok = trace ? replay_run(trace, policies[p].name, json, &secs[p][r], &kib)
-                            : timed_run(cmd, policies[p].name, &secs[p][r], &kib);
+                            : timed_run(cmd, policies[p].name, NULL, &secs[p][r], &kib);
             if (!ok) {
                 fprintf(stderr, "\nflymalloc tune: %s failed under policy %s\n", trace ? trace : cmd[0],
                         policies[p].name);
@@ -521,5 +615,12 @@ int fly_cmd_tune(int argc, char **argv)
     for (size_t p = 0; p < NPOLICIES; p++)
         printf("%c %-8s %10.3f %9.1f MiB %8.3f\n", p == best ? '*' : ' ', policies[p].name, t[p],
                m[p] / 1024, score[p]);
-    return pin(path, best, "tune") ? 0 : 1;
+    if (!pin(path, best, "tune"))
+        return 1;
+    if (trace)
+        return 0;
+    unsigned char top[FLY_PROFILE_KEY_MAX];
+    size_t top_len = 0;
+    file_note(path, "GNU", NT_GNU_BUILD_ID, top, sizeof(top), &top_len);
+    return pin_children(cmd, best, top, top_len) ? 0 : 1;
 }

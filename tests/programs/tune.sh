@@ -10,6 +10,8 @@
 # brings the default back; `tune TRACE` replays a trace of the program
 # (flymalloc trace) under every policy instead of running it, prints the
 # same table and pins its winner for the program the trace recorded; a
+# driver that runs the program as a child gets the winner pinned for
+# both, the child (most of the allocations) named by its profile; a
 # name that is no policy, a program without a build-id, a command that
 # fails and a damaged trace are refused with a message.
 set -u
@@ -59,6 +61,22 @@ check_tune() {
 }
 
 check_tune tune --objective time -- "$FLY_TMP/work"
+
+# A driver that runs the work as a child (as gcc runs cc1): tune pins the
+# winner for the driver and for the child, which made nearly all the
+# allocations, and the child's next run, on its own, gets it.
+"$FLY_LAUNCHER" forget "$FLY_TMP/work" >/dev/null || fail "forget failed"
+printf '#include <stdlib.h>\nint main(void) { return system("%s") != 0; }\n' "$FLY_TMP/work >/dev/null" >"$FLY_TMP/driver.c"
+"${CC:-cc}" -O1 -Wl,--build-id -o "$FLY_TMP/driver" "$FLY_TMP/driver.c" || fail "cannot compile driver.c"
+out=$("$FLY_LAUNCHER" tune --repeat 1 --objective memory -- "$FLY_TMP/driver" 2>/dev/null) || fail "tune driver: $out"
+echo "$out"
+winner=$(sed -n 's/^\* \([a-z]*\) .*/\1/p' <<<"$out")
+grep -q "^work, which it runs ([0-9]*% of the allocations): runs under $winner from now on" <<<"$out" ||
+    fail "tune driver did not pin its child: $out"
+[ "$(policy_of "$FLY_TMP/work")" = "$winner (profile)" ] || fail "the child after tune driver: $(cat "$FLY_TMP/err")"
+"$FLY_LAUNCHER" policy "$FLY_TMP/work" | grep -q '^profile: 1 run(s)' || fail "the child's profile was not learned"
+"$FLY_LAUNCHER" forget "$FLY_TMP/driver" >/dev/null || fail "forget driver failed"
+echo "ok: tune pinned $winner for the driver and its child"
 
 "$FLY_LAUNCHER" forget "$FLY_TMP/work" >/dev/null || fail "forget failed"
 "$FLY_LAUNCHER" trace -o "$FLY_TMP/work.trace" -- "$FLY_TMP/work" >/dev/null || fail "trace failed"
