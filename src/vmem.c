@@ -36,6 +36,9 @@
  *    BUSY, so nobody merges into them), drops the lock, madvises each span,
  *    which is a maximal contiguous run of dirty pages, with one call, then
  *    relocks and frees them into the cold set, merging cold neighbours.
+ *    A span that is a whole region (but the arena's first) is unmapped
+ *    instead, with the region's header: the same one call, and the span
+ *    and zone tables the region touched while it was full go back too.
  *    There is no background thread: callers run the pass from slow paths
  *    when vm_next_purge has passed.
  *
@@ -353,10 +356,37 @@ size_t fly_vmem_span_pages(const void *p)
 typedef struct purge_run {
     fly_region_t *pr_region;
     uint32_t pr_page, pr_npages;
+    bool pr_unmap;            /* the whole region: unmapped, header and all */
 } purge_run_t;
 
+/* Whether region r is wholly free and may be unmapped: not while a
+ * recorder's shadow of it exists (trace.c maps one per region it sees and
+ * keeps it for the process). */
+static bool releasable(const fly_region_t *r)
+{
+    const fly_span_t *h = &r->r_span[r->r_first_page];
+    return h->sp_npages == region_end - r->r_first_page &&
+           (h->sp_state == FLY_SPAN_DIRTY || h->sp_state == FLY_SPAN_COLD) &&
+           __atomic_load_n(&r->r_trace_keys, __ATOMIC_RELAXED) == NULL;
+}
+
+/* Takes region i, wholly free, out of the arena: out of its free set, the
+ * region map and the region list (vm_lock held; the caller unmaps it). */
+static void region_detach(fly_vmem_t *vm, uint32_t i)
+{
+    fly_region_t *r = vm->vm_regions[i];
+    set_remove(vm, r, r->r_first_page);
+    __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], (uintptr_t)0, __ATOMIC_RELEASE);
+    memmove(&vm->vm_regions[i], &vm->vm_regions[i + 1], (vm->vm_nregions - i - 1) * sizeof(vm->vm_regions[0]));
+    vm->vm_nregions--;
+}
+
 /* Takes up to PURGE_BATCH idle dirty spans out of the dirty set, in address
- * order.  Returns how many; sets *more when some were left for later. */
+ * order.  Returns how many; sets *more when some were left for later.  A
+ * span that is a whole region other than the arena's first takes the
+ * region out of the arena: unmapping it costs one call, as madvise would,
+ * and gives back its header too (up to 880 KiB of span and zone tables
+ * that a region touched while it was full). */
 static unsigned purge_collect(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, bool force,
                               purge_run_t *runs, bool *more)
 {
@@ -365,6 +395,17 @@ static unsigned purge_collect(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, b
     *more = false;
     for (uint32_t i = 0; i < vm->vm_nregions; i++) {
         fly_region_t *r = vm->vm_regions[i];
+        fly_span_t *whole = &r->r_span[r->r_first_page];
+        if (i > 0 && releasable(r) && whole->sp_state == FLY_SPAN_DIRTY &&
+            (force || whole->sp_freed_at + decay_ms <= now)) {
+            if (nr == PURGE_BATCH) {
+                *more = true;
+                goto out;
+            }
+            runs[nr++] = (purge_run_t){ r, r->r_first_page, whole->sp_npages, true };
+            region_detach(vm, i--);
+            continue;
+        }
         uint32_t bins = r->r_nonempty[SET_DIRTY];
         while (bins) {
             unsigned b = (unsigned)__builtin_ctz(bins);
@@ -386,7 +427,7 @@ static unsigned purge_collect(fly_vmem_t *vm, uint64_t now, uint64_t decay_ms, b
                     uint32_t n = h->sp_npages;
                     set_remove(vm, r, head);
                     set_tags(r, head, n, FLY_SPAN_BUSY, false, 0);
-                    runs[nr++] = (purge_run_t){ r, head, n };
+                    runs[nr++] = (purge_run_t){ r, head, n, false };
                 }
             }
         }
@@ -409,12 +450,17 @@ void fly_vmem_purge_os(fly_vmem_t *vm, uint64_t now, bool force)
         fly_unlock(&vm->vm_lock);
         if (nr == 0)
             return;
-        for (unsigned i = 0; i < nr; i++)
-            fly_os_purge(fly_page_addr(runs[i].pr_region, runs[i].pr_page),
-                         (size_t)runs[i].pr_npages << FLY_PAGE_SHIFT);
+        for (unsigned i = 0; i < nr; i++) {
+            if (runs[i].pr_unmap)
+                fly_os_unmap(runs[i].pr_region, FLY_REGION);
+            else
+                fly_os_purge(fly_page_addr(runs[i].pr_region, runs[i].pr_page),
+                             (size_t)runs[i].pr_npages << FLY_PAGE_SHIFT);
+        }
         fly_lock(&vm->vm_lock);
         for (unsigned i = 0; i < nr; i++) {
-            free_span(vm, runs[i].pr_region, runs[i].pr_page, runs[i].pr_npages, SET_COLD, 0);
+            if (!runs[i].pr_unmap)
+                free_span(vm, runs[i].pr_region, runs[i].pr_page, runs[i].pr_npages, SET_COLD, 0);
             vm->vm_purged_pages += runs[i].pr_npages;
         }
         vm->vm_purges += nr;
@@ -429,18 +475,11 @@ size_t fly_vmem_release_empty_os(fly_vmem_t *vm)
     fly_lock(&vm->vm_lock);
     for (uint32_t i = 0; i < vm->vm_nregions && n < RELEASE_BATCH;) {
         fly_region_t *r = vm->vm_regions[i];
-        fly_span_t *h = &r->r_span[r->r_first_page];
-        uint32_t usable = region_end - r->r_first_page;
-        if (h->sp_npages != usable || (h->sp_state != FLY_SPAN_DIRTY && h->sp_state != FLY_SPAN_COLD)) {
+        if (!releasable(r)) {
             i++;
             continue;
         }
-        set_remove(vm, r, r->r_first_page);
-        __atomic_store_n(&fly_region_map[(uintptr_t)r >> FLY_REGION_SHIFT], (uintptr_t)0,
-                         __ATOMIC_RELEASE);
-        memmove(&vm->vm_regions[i], &vm->vm_regions[i + 1],
-                (vm->vm_nregions - i - 1) * sizeof(vm->vm_regions[0]));
-        vm->vm_nregions--;
+        region_detach(vm, i);
         gone[n++] = r;
     }
     fly_unlock(&vm->vm_lock);

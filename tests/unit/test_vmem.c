@@ -9,6 +9,9 @@
  *   vmem_decay_purge           a span is purged only once idle for the decay
  *                              time, adjacent idle spans with one madvise,
  *                              and purged pages read as zero;
+ *   vmem_region_unmap          a region wholly free for the decay time is
+ *                              unmapped by the purge pass, the arena's
+ *                              first region excepted;
  *   vmem_metadata_out_of_line  the arena writes nothing into the spans it
  *                              manages, and never hands out header pages;
  *   vmem_fuzz_model            random operations against a simple model:
@@ -180,6 +183,46 @@ static void vmem_decay_purge(void)
     check_tiling();
 }
 
+/* A region wholly free for the decay time is unmapped, header and all,
+ * by the purge pass, in place of its madvise; the arena's first (lowest)
+ * region stays mapped, and so does a region in use. */
+static void vmem_region_unmap(void)
+{
+    purge_all();
+    size_t usable = FLY_REGION_PAGES - FLY_REGION_HEADER_PAGES;
+    char *keep = alloc(1, 1, NULL);          /* the first region is in use */
+    char *a = alloc(usable, 1, NULL), *b = alloc(usable, 1, NULL);
+    memset(a, 1, 64 * PG);
+    memset(b, 1, 64 * PG);
+    uint32_t regions = vm.vm_nregions;
+    CHECK(regions >= 3 && fly_region_kind(a) == FLY_REGION_MAP_HEAP && fly_region_kind(b) == FLY_REGION_MAP_HEAP,
+          "two whole-region spans in %u regions", regions);
+    fly_vmem_free(&vm, a, usable);
+    fly_vmem_free(&vm, b, usable);
+    uint64_t t0 = fly_now_ms();
+    fly_vmem_purge_os(&vm, t0 + 100, false);
+    CHECK(vm.vm_nregions == regions, "a region was unmapped before the decay time");
+    fly_os_counters_t before, after;
+    fly_os_counters(&before);
+    fly_vmem_purge_os(&vm, t0 + 1100, false);
+    fly_os_counters(&after);
+    /* The first region (the lowest) stays, even wholly free. */
+    int gone = (fly_region_kind(a) == FLY_REGION_MAP_NONE) + (fly_region_kind(b) == FLY_REGION_MAP_NONE);
+    CHECK(gone == 2 || (gone == 1 && (fly_region_of(a) == vm.vm_regions[0] || fly_region_of(b) == vm.vm_regions[0])),
+          "wholly free regions are still mapped (%d of 2 unmapped)", gone);
+    CHECK(fly_region_kind(keep) == FLY_REGION_MAP_HEAP, "a region in use was unmapped");
+    CHECK(after.oc_munmap_calls - before.oc_munmap_calls == (uint64_t)gone &&
+              after.oc_munmap_calls - before.oc_munmap_calls == regions - vm.vm_nregions,
+          "%llu munmap calls for %u regions unmapped", (unsigned long long)(after.oc_munmap_calls - before.oc_munmap_calls),
+          regions - vm.vm_nregions);
+    check_tiling();
+    char *c = alloc(usable, 1, NULL);        /* a new region maps again */
+    memset(c, 2, 64 * PG);
+    fly_vmem_free(&vm, c, usable);
+    fly_vmem_free(&vm, keep, 1);
+    check_tiling();
+}
+
 static void vmem_metadata_out_of_line(void)
 {
     purge_all();
@@ -258,6 +301,7 @@ int main(void)
     vmem_address_ordered();
     vmem_dirty_preferred();
     vmem_decay_purge();
+    vmem_region_unmap();
     vmem_metadata_out_of_line();
     vmem_fuzz_model();
     return 0;
