@@ -1,9 +1,9 @@
 #!/bin/bash
 # deps.sh: before `make bench`, the packages the comparison needs (the other
-# allocators, valgrind for bench/fastpath.sh, time).  As root with apt, the
+# allocators, valgrind for bench/fastpath.sh, time, the real programs).  As root with apt, the
 # missing ones are installed; otherwise one line says which to install.
 # Never fails the benchmark: a missing allocator is reported and skipped.
-pkgs=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 valgrind time)
+pkgs=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 valgrind time sqlite3 lua5.4 jq bc mawk git)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -12,12 +12,19 @@ row updated, one value flipped): the check must then fail, which is how
 the tests prove it works.
 """
 
+import hashlib
+import json
 import os
 import re
 import shutil
+import subprocess
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 M32 = 0xFFFFFFFF
+
+
+PACKAGES = {"lua5.4": "lua5.4", "mawk": "mawk", "jq": "jq", "bc": "bc", "make": "make",
+            "git": "git"}
 
 
 class MissingTool(Exception):
@@ -30,7 +37,7 @@ def tool(name):
     found = p if os.path.exists(p) else shutil.which(name)
     if found is None:
         raise MissingTool("%s is not installed (apt-get install %s)" % (
-            name, {"python3": "python3", "perl": "perl", "sqlite3": "sqlite3", "gcc": "gcc"}[name]))
+            name, PACKAGES.get(name, name)))
     return found
 
 
@@ -274,3 +281,218 @@ def prepare_gcc(nfunc, workdir, corrupt):
         return True, "", {}
     cc = tool("gcc")
     return Prepared([cc, "-O2", "-w", "-o", exe, src], {}, check)
+
+
+# ---- programs checked against a clean glibc run ---------------------------
+#
+# For the programs below the expected output is that of the same program on
+# the clean input without any preloaded allocator (glibc's malloc), run once
+# when the workload is prepared; with corrupt=True the measured run reads an
+# altered input, so its output must differ from that reference.
+
+def _lcg(seed):
+    x = seed & 0xFFFFFFFF
+    while True:
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        yield x
+
+
+def _generated(workdir, name, write):
+    """workdir/name, written by write(path) unless it already exists."""
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, name)
+    if not os.path.exists(path):
+        tmp = path + ".tmp%d" % os.getpid()
+        write(tmp)
+        os.rename(tmp, path)
+    return path
+
+
+def _clean_env(extra):
+    env = {k: v for k, v in os.environ.items()
+           if k != "LD_PRELOAD" and not k.startswith("FLYMALLOC_")}
+    env.update(extra)
+    return env
+
+
+def _reference(argv, env, cwd=None):
+    """stdout of argv under glibc (no preload): the expected output."""
+    run = subprocess.run(argv, env=_clean_env(env), cwd=cwd, stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=600)
+    if run.returncode != 0:
+        raise RuntimeError("reference run of %s failed: %s" % (
+            argv[0], run.stderr.decode("utf-8", "replace")[-300:]))
+    return run.stdout.decode("utf-8", "replace")
+
+
+def _same_as(name, want):
+    digest = hashlib.sha1(want.encode()).hexdigest()[:16]
+
+    def check(out):
+        if out == want:
+            return True, "", {"checksum": digest}
+        got, exp = out.splitlines(), want.splitlines()
+        for k, (g, e) in enumerate(zip(got, exp)):
+            if g != e:
+                return False, "%s output line %d is %r, expected %r (glibc run)" % (
+                    name, k + 1, g[:80], e[:80]), {}
+        return False, "%s printed %d lines, the glibc run %d" % (name, len(got), len(exp)), {}
+    return check
+
+
+def _against_reference(name, clean_argv, argv, env, cwd=None):
+    return Prepared(argv, env, _same_as(name, _reference(clean_argv, env, cwd)), cwd)
+
+
+def prepare_lua(n, workdir, corrupt):
+    """lua5.4 running bench/real/luawork.lua N: tables, strings, sort."""
+    argv = [tool("lua5.4"), os.path.join(BENCH_DIR, "real", "luawork.lua"), str(n)]
+    p = _against_reference("lua", argv, argv, {})
+    if corrupt:
+        p.env = {"BENCH_CORRUPT": "1"}
+    return p
+
+
+def _records(n, corrupt):
+    rnd = _lcg(n)
+    recs = []
+    for i in range(n):
+        v = next(rnd)
+        recs.append({"id": i, "g": "g%d" % (v % 211), "v": v % 100003,
+                     "name": "n%x" % (v * 7 % 999983),
+                     "tags": ["t%d" % ((v >> k) % 31) for k in range(v % 5 + 1)],
+                     "w": (v % 1000) / 8})
+    if corrupt:
+        recs[n // 2]["v"] += 1
+    return recs
+
+
+JQ_PROGRAM = ("group_by(.g) | map({g: .[0].g, n: length, s: (map(.v) | add), w: (map(.w) | add),"
+              " tags: ([.[].tags[]] | unique | length), first: (map(.name) | sort | .[0:2])})"
+              " | sort_by(-.s)")
+
+
+def prepare_jq(n, workdir, corrupt):
+    """jq grouping, summing and sorting n JSON records."""
+    def data(c):
+        return _generated(workdir, "jq-%d%s.json" % (n, "-corrupt" if c else ""),
+                          lambda path: open(path, "w").write(json.dumps(_records(n, c))))
+    jq = tool("jq")
+    return _against_reference("jq", [jq, "-c", JQ_PROGRAM, data(False)],
+                              [jq, "-c", JQ_PROGRAM, data(corrupt)], {})
+
+
+def _text(n, corrupt, path):
+    rnd = _lcg(n)
+    with open(path, "w") as f:
+        for i in range(n):
+            v = next(rnd)
+            words = ["w%x" % ((v >> k) % (5000 + k * 977)) for k in range(v % 9 + 3)]
+            if corrupt and i == n // 2:
+                words[0] += "x"
+            f.write("%d %s %d\n" % (i, " ".join(words), v % 1000))
+
+
+def prepare_awk(n, workdir, corrupt):
+    """mawk counting words and building strings over n generated lines."""
+    def text(c):
+        return _generated(workdir, "awk-%d%s.txt" % (n, "-corrupt" if c else ""),
+                          lambda path: _text(n, c, path))
+    awk = [tool("mawk"), "-f", os.path.join(BENCH_DIR, "real", "wordfreq.awk")]
+    return _against_reference("mawk", awk + [text(False)], awk + [text(corrupt)], {})
+
+
+def prepare_bc(n, workdir, corrupt):
+    """bc -l summing n terms to 60 digits and taking n factorial."""
+    def prelude(c):
+        return _generated(workdir, "bc-%d%s.bc" % (n, "-corrupt" if c else ""),
+                          lambda path: open(path, "w").write("n = %d\n" % (n + (1 if c else 0))))
+    bc = [tool("bc"), "-lq"]
+    series = os.path.join(BENCH_DIR, "real", "series.bc")
+    return _against_reference("bc", bc + [prelude(False), series],
+                              bc + [prelude(corrupt), series], {})
+
+
+def _makefile(n, corrupt, path):
+    lines = ["SRCS := " + " ".join("src/m%d.c" % i for i in range(n)),
+             "OBJS := $(patsubst src/%.c,obj/%.o,$(SRCS))",
+             "FLAGS := $(foreach s,$(wordlist 1,40,$(SRCS)),"
+             "-I$(dir $(s))inc/$(basename $(notdir $(s))))",
+             "all: prog",
+             "prog: $(OBJS)\n\techo link $(words $^) objects $(sort $(filter %7.o,$^))",
+             "obj/%.o: src/%.c\n\techo cc $(FLAGS) -c $< -o $@ $(subst m,M,$(notdir $*))"
+             " $(sort $(V$(notdir $*)))"]
+    for i in range(n):
+        deps = " ".join("inc/h%d.h" % ((i * 7 + k * 13) % 500) for k in range(i % 6 + 1))
+        if corrupt and i == n // 2:
+            deps += " inc/extra.h"
+        lines.append("obj/m%d.o: %s" % (i, deps))
+        lines.append("Vm%d := %s $(addsuffix .d,$(basename %s))" % (i, deps, deps))
+    lines += ["src/%.c:\n\t@:", "inc/%.h:\n\t@:"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def prepare_make(n, workdir, corrupt):
+    """GNU make -n over a generated makefile of n objects (variables, functions, rules)."""
+    def mk(c):
+        return _generated(workdir, "make-%d%s.mk" % (n, "-corrupt" if c else ""),
+                          lambda path: _makefile(n, c, path))
+    make = [tool("make"), "-n", "-f"]
+    return _against_reference("make", make + [mk(False), "all"], make + [mk(corrupt), "all"], {},
+                              cwd=workdir)
+
+
+def _git_history(ncommit, corrupt, out):
+    """A fast-import stream: ncommit commits, each changing lines of 8 of 300 files."""
+    rnd = _lcg(ncommit)
+    nfile = 300
+    files = {f: ["line %d of file %d: %x" % (k, f, next(rnd)) for k in range(40 + f % 200)]
+             for f in range(nfile)}
+    for c in range(ncommit):
+        touched = sorted({next(rnd) % nfile for _ in range(8)}) if c else range(nfile)
+        for f in touched:
+            text = files[f]
+            for _ in range(3 if c else 0):
+                v = next(rnd)
+                k = v % len(text)
+                if v % 3 == 0:
+                    text[k] = "changed in %d: %x" % (c, v)
+                elif v % 3 == 1:
+                    text.insert(k, "added in %d: %x" % (c, v))
+                elif len(text) > 20:
+                    del text[k]
+            if corrupt and c == ncommit // 2 and f == touched[0]:
+                text[0] += " (altered)"
+        out.write(b"commit refs/heads/main\n")
+        out.write(b"committer Bench <bench@example.org> %d +0000\n" % (1700000000 + c * 60))
+        msg = b"commit %d\n" % c
+        out.write(b"data %d\n%s" % (len(msg), msg))
+        for f in touched:
+            blob = ("\n".join(files[f]) + "\n").encode()
+            out.write(b"M 100644 inline d%d/f%d.txt\ndata %d\n" % (f % 10, f, len(blob)))
+            out.write(blob)
+
+
+GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "TZ": "UTC",
+           "LC_ALL": "C"}
+
+
+def prepare_git(n, workdir, corrupt):
+    """git log --numstat over a generated history of n commits (diffs of packed blobs)."""
+    git = tool("git")
+
+    def repo(c):
+        def build(path):
+            subprocess.run([git, "init", "-q", "--bare", path], check=True,
+                           env=_clean_env(GIT_ENV))
+            imp = subprocess.Popen([git, "-C", path, "fast-import", "--quiet"],
+                                   stdin=subprocess.PIPE, env=_clean_env(GIT_ENV))
+            _git_history(n, c, imp.stdin)
+            imp.stdin.close()
+            if imp.wait() != 0:
+                raise RuntimeError("git fast-import failed")
+        return _generated(workdir, "git-%d%s.git" % (n, "-corrupt" if c else ""), build)
+    log = ["log", "main", "--numstat", "--format=%H %s"]
+    return _against_reference("git", [git, "-C", repo(False)] + log,
+                              [git, "-C", repo(corrupt)] + log, GIT_ENV)
