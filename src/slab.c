@@ -2,11 +2,16 @@
  * slab.c: slab zones, runs of pages carved into objects of one size class.
  *
  * A zone's descriptor is out of line, in its region header (r_zone[] slot of
- * the zone's first 64 KiB), and tracks free objects with a bitmap: nothing
- * is written into the objects, so a zone's pages are touched only by the
- * program, and a second free of an object is caught when the bitmap says it
- * is already free (double frees of small objects are detected here, when a
- * magazine is drained to its zone).
+ * the zone's first 64 KiB), and tracks free objects with a bitmap; a second
+ * free of an object is also caught here when the bitmap says it is already
+ * free (when a magazine is drained to its zone).
+ *
+ * A zone opens page by page: a page's class byte is set, and the free mark
+ * written into the slots that start in it, only when a fill first takes one
+ * of those slots (fills take the lowest free slots, so the open pages are a
+ * prefix).  A free of an address in a page not yet open finds no class and
+ * is refused; and a program that uses a few objects of many classes keeps
+ * a page or two of each zone resident, not the whole zone.
  *
  * Zones never hold a lock across a system call (nmalloc held its zone
  * magazine lock across zone allocation and bzero): a fill that runs out of
@@ -74,8 +79,13 @@ static void partial_unlink(fly_slab_class_t *sc, fly_zone_t *z)
     z->z_next = z->z_prev = NULL;
 }
 
-/* Maps a fresh zone for class c and initializes it; no lock held. */
-static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
+static void zone_open(fly_zone_t *z, char *base, unsigned c, uint32_t idx);
+
+/* Maps a fresh zone for class c and initializes it; no lock held.  The
+ * class's first zone opens as fills reach its pages; a class that needs
+ * more zones is busy enough that its zones open whole here, outside the
+ * class lock, rather than a page at a time under it. */
+static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c, bool open_whole)
 {
     const fly_class_t *cl = &fly_classes[c];
     size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
@@ -91,6 +101,7 @@ static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
     z->z_nobjs = (uint16_t)cl->cl_nobjs;
     z->z_nfree = (uint16_t)cl->cl_nobjs;
     z->z_hint = 0;
+    z->z_open_pages = z->z_open_slots = 0;
     uint32_t full_words = cl->cl_nobjs / 64, rest = cl->cl_nobjs % 64;
     memset(z->z_freemap, 0xff, full_words * sizeof(uint64_t));
     memset(z->z_freemap + full_words, 0,
@@ -99,12 +110,33 @@ static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c)
         z->z_freemap[full_words] = (1ull << rest) - 1;
     if (fly_slab_secure && !zeroed)
         memset(base, 0, cl->cl_zone_size);
-    /* Every slot starts not allocated, so a free of one never handed out
-     * is caught like a double free (freemark.h). */
-    for (uint32_t i = 0; i < cl->cl_nobjs; i++)
-        fly_block_mark((char *)base + (size_t)i * cl->cl_size);
-    memset(&r->r_pageclass[fly_page_index(base)], (int)c, pages);
+    memset(&r->r_pageclass[fly_page_index(base)], FLY_PC_NONE, pages);
+    if (open_whole)
+        zone_open(z, base, c, cl->cl_nobjs - 1);
     return z;
+}
+
+/* Slots of class cl that start in a zone's first `pages` pages. */
+static uint32_t slots_in_pages(const fly_class_t *cl, uint32_t pages)
+{
+    uint64_t n = (((uint64_t)pages << FLY_PAGE_SHIFT) + cl->cl_size - 1) / cl->cl_size;
+    return n < cl->cl_nobjs ? (uint32_t)n : cl->cl_nobjs;
+}
+
+/* Opens z's pages through the one where slot idx starts.  Every slot of
+ * an open page starts not allocated, so a free of one never handed out is
+ * caught like a double free (freemark.h). */
+static void zone_open(fly_zone_t *z, char *base, unsigned c, uint32_t idx)
+{
+    const fly_class_t *cl = &fly_classes[c];
+    uint32_t from = z->z_open_pages;
+    uint32_t to = (uint32_t)(((uint64_t)idx * cl->cl_size >> FLY_PAGE_SHIFT) + 1);
+    uint32_t end = slots_in_pages(cl, to);
+    for (uint32_t i = z->z_open_slots; i < end; i++)
+        fly_block_mark(base + (size_t)i * cl->cl_size);
+    memset(&fly_region_of(base)->r_pageclass[fly_page_index(base) + from], (int)c, to - from);
+    z->z_open_pages = (uint16_t)to;
+    z->z_open_slots = (uint16_t)end;
 }
 
 void fly_slab_release(fly_zone_t *empty)
@@ -160,7 +192,10 @@ unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned w
             do {
                 unsigned bit = (unsigned)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                dst[got++] = base + (size_t)(w * 64 + bit) * size;
+                uint32_t idx = w * 64 + bit;
+                if (fly_unlikely(idx >= z->z_open_slots))
+                    zone_open(z, base, c, idx);
+                dst[got++] = base + (size_t)idx * size;
                 z->z_nfree--;
             } while (bits && got < want);
             z->z_freemap[w] = bits;
@@ -187,8 +222,9 @@ unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
     fly_lock(&sc->sc_lock);
     unsigned got = fly_slab_take_locked(sl, c, dst, want);
     while (got < want) {
+        bool open_whole = sc->sc_nzones > 0;
         fly_unlock(&sc->sc_lock);
-        fly_zone_t *z = zone_create_os(sl, c);
+        fly_zone_t *z = zone_create_os(sl, c, open_whole);
         fly_lock(&sc->sc_lock);
         if (z == NULL)
             break;

@@ -195,11 +195,21 @@ static void delayed_double_free_busy(void)
 }
 #ifndef B_SECURE
 /* A slot of a zone that was never handed out (the one after p's, in a
- * class no earlier call used), and one of the thread cache's rounds. */
+ * class no earlier call used, so in p's open page), and one of the thread
+ * cache's rounds. */
 static void free_never_allocated_slot(void)
 {
-    char *p = B_MALLOC(5000);
+    char *p = B_MALLOC(400);
     char *q = t_launder(p + B_USABLE(p));
+    bad_expect(q);
+    B_FREE(q);
+}
+/* A slot far into a zone whose fills have not reached it: its page is not
+ * open yet (slab.c), so nothing of flymalloc is there. */
+static void free_slot_of_unopened_page(void)
+{
+    char *p = B_MALLOC(7000);
+    char *q = t_launder(p + 8 * B_USABLE(p));
     bad_expect(q);
     B_FREE(q);
 }
@@ -248,6 +258,7 @@ static void run_shared_bad_cases(void)
     bad_case("delayed_double_free_busy", "free", "double free", delayed_double_free_busy);
 #ifndef B_SECURE
     bad_case("free_never_allocated_slot", "free", "double free", free_never_allocated_slot);
+    bad_case("free_slot_of_unopened_page", "free", "invalid pointer", free_slot_of_unopened_page);
 #endif
     bad_case("realloc_freed_small", "realloc", "double free", realloc_freed_small);
     bad_case("usable_size_freed_small", "malloc_usable_size", "double free", usable_size_freed_small);

@@ -97,10 +97,16 @@ static void small_zones(void)
         char *p = fly_malloc(cl->cl_size);
         CHECK(p != NULL, "malloc(%u)", cl->cl_size);
         CHECK(pc_of(p) == c, "class %u block %p: page class %u", c, (void *)p, pc_of(p));
+        /* The zone opens page by page (slab.c): the pages up to p's are
+         * open and carry the class; the last page is open only if a fill
+         * reached it. */
         char *base = (char *)((uintptr_t)p & ~((uintptr_t)cl->cl_zone_size - 1));
-        for (size_t off = 0; off < cl->cl_zone_size; off += FLY_PAGE)
-            CHECK(pc_of(base + off) == c, "class %u zone %p: page at +%zu has class %u", c, (void *)base, off,
-                  pc_of(base + off));
+        for (char *q = base; q <= p; q += FLY_PAGE)
+            CHECK(pc_of(q) == c, "class %u zone %p: page at +%zu has class %u", c, (void *)base,
+                  (size_t)(q - base), pc_of(q));
+        char *last = base + cl->cl_zone_size - FLY_PAGE;
+        CHECK(pc_of(last) == c || pc_of(last) == FLY_PC_NONE, "class %u zone %p: last page has class %u",
+              c, (void *)base, pc_of(last));
         CHECK(fly_heap_of(p) == &fly_heap_default, "class %u block's heap %p", c, (void *)fly_heap_of(p));
         fly_free(p);
     }

@@ -34,6 +34,7 @@
 #include "badcase.h"
 #include "check.h"
 #include "flymalloc.h"
+#include "freemark.h"
 #include "heap.h"
 #include "slab.h"
 #include "vmem.h"
@@ -79,6 +80,34 @@ static bool is_free_in_zone(const void *p, unsigned c)
     fly_zone_t *z = zone_of(p, c);
     uint32_t idx = (uint32_t)(((uintptr_t)p - zone_base_of(p, c)) / fly_classes[c].cl_size);
     return (z->z_freemap[idx / 64] >> (idx % 64)) & 1;
+}
+
+static void class_unused(unsigned c);
+
+/* A zone opens as fills reach its pages: one object taken from a fresh
+ * zone opens its first page alone, with every slot there marked free; the
+ * next fill that goes past it opens through the page it reaches. */
+static void opens_by_page(unsigned c)
+{
+    const fly_class_t *cl = &fly_classes[c];
+    class_unused(c);
+    CHECK(fly_slab_fill_os(SLAB, c, objs, 1) == 1, "class %u: no object", c);
+    uintptr_t base = zone_base_of(objs[0], c);
+    fly_zone_t *z = zone_of(objs[0], c);
+    const uint8_t *pcs = &fly_region_of((void *)base)->r_pageclass[fly_page_index((void *)base)];
+    uint32_t per_page = (uint32_t)((FLY_PAGE + cl->cl_size - 1) / cl->cl_size);
+    CHECK(z->z_open_pages == 1 && z->z_open_slots == per_page && pcs[0] == c && pcs[1] == FLY_PC_NONE,
+          "class %u: one object opened %u pages, %u slots (page classes %u %u)", c, z->z_open_pages,
+          z->z_open_slots, pcs[0], pcs[1]);
+    for (uint32_t i = 1; i < per_page; i++)
+        CHECK(fly_block_is_marked((char *)base + (size_t)i * cl->cl_size), "class %u: slot %u of the open page "
+              "is not marked free", c, i);
+    unsigned more = per_page + 1;
+    CHECK(fly_slab_fill_os(SLAB, c, objs + 1, more) == more, "class %u: second fill", c);
+    uint32_t want = (uint32_t)(((uint64_t)more * cl->cl_size >> FLY_PAGE_SHIFT) + 1);
+    CHECK(z->z_open_pages == want && pcs[want - 1] == c && pcs[want] == FLY_PC_NONE,
+          "class %u: %u objects opened %u pages, expected %u", c, more + 1, z->z_open_pages, want);
+    fly_slab_put(SLAB, c, objs, more + 1);
 }
 
 static void class_unused(unsigned c)
@@ -127,9 +156,15 @@ static void carving(unsigned c)
           "class %u: descriptor class %u nobjs %u nfree %u", c, z->z_class, z->z_nobjs, z->z_nfree);
     for (unsigned w = 0; w < FLY_ZONE_MAX_OBJS / 64; w++)
         CHECK(z->z_freemap[w] == 0, "class %u: free bits left in word %u of a carved zone", c, w);
+    /* Every page where a slot starts is open (has the class); the tail
+     * after the last slot's first page is not. */
+    size_t open_pages = (((size_t)cl->cl_nobjs - 1) * cl->cl_size >> FLY_PAGE_SHIFT) + 1;
+    const uint8_t *pcs = &fly_region_of((void *)base)->r_pageclass[fly_page_index((void *)base)];
+    for (size_t i = 0; i < zpages; i++)
+        CHECK(pcs[i] == (i < open_pages ? c : FLY_PC_NONE), "class %u: page %zu of %zu has class %u", c,
+              i, zpages, pcs[i]);
     bool uniform;
-    unsigned pc = zone_pageclass(base, c, &uniform);
-    CHECK(uniform && pc == c, "class %u: zone pages' class %u (uniform %d)", c, pc, uniform);
+    unsigned pc;
     CHECK(!on_partial(c, z) && sc->sc_partial == NULL, "class %u: a zone with no free object is on the partial list", c);
 
     /* Back whole: the zone goes back to the arena. */
@@ -338,6 +373,7 @@ int main(void)
     unsigned c16 = fly_class_of(16), c48 = fly_class_of(48), c3k = fly_class_of(3072),
              c32k = fly_class_of(32768);
     CHECK(fly_classes[c3k].cl_size == 3072 && fly_classes[c48].cl_size == 48, "class sizes moved");
+    opens_by_page(fly_class_of(176));
     carving(c16);
     carving(c48);
     carving(c3k);
