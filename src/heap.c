@@ -6,6 +6,11 @@
  * reader that loads the count with acquire sees every heap below it whole.
  * Heaps are never destroyed (their memory may be in use anywhere).
  *
+ * The owner policy's heaps are made one by one as threads need them,
+ * under owner_lock, which is held across the heap's set-up (two system
+ * calls at most) so that two threads never make the same one: it is
+ * taken only when a thread's cache is made, and first in the fork order.
+ *
  * Maintenance of a heap: every po_gc_interval_ms (claimed by one thread
  * with a compare-and-swap on hp_next_reap) a purge pass, then the depot's
  * working-set reap (purging first: pages the reap frees now are not idle
@@ -26,6 +31,8 @@ fly_heap_t *fly_heap_list[FLY_MAX_HEAPS];
 uint32_t fly_heap_list_count;                       /* atomic, release on publish */
 static fly_lock_t heap_list_lock = FLY_LOCK_INITIALIZER;
 static fly_vmem_import_fail_fn heap_import_hook;    /* fixed at fly_heap_init_default */
+static fly_heap_t *owner_heaps[FLY_OWNER_HEAPS];    /* atomic, release on publish */
+static fly_lock_t owner_lock = FLY_LOCK_INITIALIZER;
 
 static void heap_setup(fly_heap_t *h, fly_vmem_t *vm, const fly_policy_t *po)
 {
@@ -86,6 +93,30 @@ fly_heap_t *fly_heap_create_placed_os(const fly_policy_t *po, int node,
     return h;
 }
 
+fly_heap_t *fly_heap_owner_peek(uint32_t i)
+{
+    if (i == 0)
+        return &fly_heap_default;
+    return i < FLY_OWNER_HEAPS ? __atomic_load_n(&owner_heaps[i], __ATOMIC_ACQUIRE) : NULL;
+}
+
+fly_heap_t *fly_heap_owner_os(uint32_t i)
+{
+    fly_heap_t *h = fly_heap_owner_peek(i);
+    if (h || i >= FLY_OWNER_HEAPS)
+        return h;
+    fly_lock(&owner_lock);
+    h = owner_heaps[i];
+    if (h == NULL) {
+        fly_policy_t po = fly_heap_default.hp_policy;
+        h = fly_heap_create_os(&po);
+        if (h)
+            __atomic_store_n(&owner_heaps[i], h, __ATOMIC_RELEASE);
+    }
+    fly_unlock(&owner_lock);
+    return h;
+}
+
 bool fly_heap_maintain_os(fly_heap_t *h, uint64_t now)
 {
     bool reaped = false;
@@ -124,11 +155,12 @@ void fly_heap_set_decay_ms(fly_heap_t *h, uint64_t ms)
     __atomic_store_n(&h->hp_vmem->vm_decay_ms, ms, __ATOMIC_RELAXED);
 }
 
-/* The prepare handler takes heap_list_lock first (it is never held with
- * another lock), so the count read here stays valid until the handlers
+/* The prepare handler takes owner_lock and heap_list_lock first (only
+ * heap_list_lock is ever taken under owner_lock), so the count read here stays valid until the handlers
  * are done. */
 void fly_heap_lock_classes(void)
 {
+    fly_lock(&owner_lock);
     fly_lock(&heap_list_lock);
     for (uint32_t i = 0; i < fly_heap_count(); i++)
         fly_slab_lock_all(&fly_heap_list[i]->hp_slab);
@@ -138,10 +170,13 @@ void fly_heap_unlock_classes(bool child)
 {
     for (uint32_t i = 0; i < fly_heap_count(); i++)
         fly_slab_unlock_all(&fly_heap_list[i]->hp_slab, child);
-    if (child)
+    if (child) {
         fly_lock_reinit(&heap_list_lock);
-    else
+        fly_lock_reinit(&owner_lock);
+    } else {
         fly_unlock(&heap_list_lock);
+        fly_unlock(&owner_lock);
+    }
 }
 
 void fly_heap_lock_arenas(void)

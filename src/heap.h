@@ -49,6 +49,14 @@ fly_heap_t *fly_heap_create_os(const fly_policy_t *po);
  * before anything touches them, and hp_node set to node. */
 fly_heap_t *fly_heap_create_placed_os(const fly_policy_t *po, int node,
                                       void (*place)(void *h, void *region, size_t size));
+/* The owner policy's heaps (po_owner_heaps): owner heap 0 is the default
+ * heap; owner heap i, 0 < i < FLY_OWNER_HEAPS, is made with the default
+ * heap's policy on first use.  NULL (errno ENOMEM) when none can be made.
+ * fly_heap_owner_peek says whether owner heap i exists, making nothing. */
+#define FLY_OWNER_HEAPS 16
+fly_heap_t *fly_heap_owner_os(uint32_t i);
+fly_heap_t *fly_heap_owner_peek(uint32_t i);
+
 /* Heaps made so far, and heap i of them (0: the default heap).  The list
  * is append-only and published with a release store of the count. */
 extern fly_heap_t *fly_heap_list[FLY_MAX_HEAPS];

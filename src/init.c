@@ -78,6 +78,7 @@ void fly_init(void)
     fly_free_mark_init();
     if (fly_settings.se_secure) {
         po.po_engine = FLY_ENGINE_SLAB;     /* every small block in a zone slot (secure.c) */
+        po.po_owner_heaps = 0;              /* its caches are swapped in and out (secure.c) */
         fly_vmem_guard_regions();
         fly_secure_init();
     }

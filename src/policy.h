@@ -34,6 +34,9 @@ typedef struct fly_policy {
     uint64_t po_huge_cache_bytes;         /* cached huge mappings */
     uint32_t po_engine;                   /* FLY_ENGINE_*: what serves small requests */
     uint32_t po_bump_free_permille;       /* bump: the guard rail's share of frees */
+    uint32_t po_owner_heaps;              /* above 1: each thread a heap of its own, up to
+                                           * this many, and what another thread frees goes
+                                           * back to its heap (the owner policy) */
 } fly_policy_t;
 
 /* Engines: the slab zones under magazines, or the bump engine (bump.h),

@@ -54,6 +54,7 @@ void fly_policy_defaults(fly_policy_t *po)
     po->po_huge_cache_bytes = 256u << 20;
     po->po_engine = FLY_ENGINE_SLAB;
     po->po_bump_free_permille = 500;
+    po->po_owner_heaps = 0;
 }
 
 static unsigned smallest_class(const fly_policy_t *po, size_t size)

@@ -51,7 +51,15 @@
  *    heap's depot (tc_heap); fly_tcache_attach_os moves a thread to another
  *    heap.  An object of another heap freed here enters this cache like any
  *    other; when it leaves for a depot or the zones, the slab layer sends it
- *    back to its own heap's zones (slab.c).
+ *    back to its own heap's zones (slab.c), and a full magazine wholly of
+ *    one other heap goes to that heap's depot (depot.c).
+ * 7. The owner policy (po_owner_heaps): a new thread's cache is made on
+ *    the owner heap (heap.h) with the fewest live caches, so each thread
+ *    has a heap of its own while there are heaps to go round, and before a
+ *    magazine of frees becomes the one malloc pops (a swap), its rounds of
+ *    other heaps go back to their zones: a thread never reuses what another
+ *    thread's heap handed out, and a block comes back to the heap, and the
+ *    cache lines, of the thread that allocated it.
  *
  * Registry: every live cache is on one list (for statistics and fork) under
  * tc_registry_lock; caches of exited threads are kept on a free list for reuse.
@@ -225,6 +233,61 @@ static void cap_bytes_check(const fly_tcache_t *tc)
 #define CAP_BYTES_CHECK(tc) ((void)0)
 #endif
 
+/* How many owner heaps threads are spread over: the policy's, unless a
+ * NUMA placement puts threads on their nodes' heaps. */
+static uint32_t owner_heaps(void)
+{
+    uint32_t n = FLY_MIN(fly_heap_default.hp_policy.po_owner_heaps, (uint32_t)FLY_OWNER_HEAPS);
+    uint32_t mode = fly_node_mode();
+    return mode == FLY_NUMA_LOCAL || mode == FLY_NUMA_FIXED ? 0 : n;
+}
+
+/* Owner heaps chosen by threads whose caches are not registered yet, so
+ * that two threads starting at once do not both take the emptiest
+ * (under tc_registry_lock). */
+static uint32_t owner_pending[FLY_OWNER_HEAPS];
+#define OWNER_NONE UINT32_MAX
+
+/* The heap a thread about to make its cache should use: under the owner
+ * policy, the owner heap with the fewest live caches (the first such, so
+ * threads that come and go reuse the same heaps; *slot says which, to be
+ * passed to owner_settled once the cache is registered), else the
+ * placement's. */
+static fly_heap_t *home_heap_os(fly_heap_t *cur, uint32_t *slot)
+{
+    *slot = OWNER_NONE;
+    uint32_t n = owner_heaps();
+    if (n <= 1)
+        return fly_node_home_heap_os(cur);
+    uint32_t users[FLY_MAX_HEAPS] = { 0 };
+    uint32_t best = 0, best_users = UINT32_MAX;
+    fly_lock(&tc_registry_lock);
+    for (fly_tcache_t *tc = tc_live; tc; tc = tc->tc_next)
+        users[tc->tc_heap->hp_index]++;
+    for (uint32_t i = 0; i < n && best_users > 0; i++) {
+        fly_heap_t *h = fly_heap_owner_peek(i);
+        uint32_t u = (h ? users[h->hp_index] : 0) + owner_pending[i];
+        if (u < best_users) {
+            best = i;
+            best_users = u;
+        }
+    }
+    owner_pending[best]++;
+    fly_unlock(&tc_registry_lock);
+    *slot = best;
+    fly_heap_t *h = fly_heap_owner_os(best);
+    return h ? h : cur;
+}
+
+static void owner_settled(uint32_t slot)
+{
+    if (slot == OWNER_NONE)
+        return;
+    fly_lock(&tc_registry_lock);
+    owner_pending[slot]--;
+    fly_unlock(&tc_registry_lock);
+}
+
 /* Every bin not set up, the cache on heap h, its tick and aging clock
  * started. */
 static void tcache_reset(fly_tcache_t *tc, fly_heap_t *h)
@@ -235,6 +298,7 @@ static void tcache_reset(fly_tcache_t *tc, fly_heap_t *h)
     memset(tc->tc_activity, 0, sizeof(tc->tc_activity));
     memset(tc->tc_activity_seen, 0, sizeof(tc->tc_activity_seen));
     FLY_SET(tc->tc_heap, h);
+    tc->tc_send_home = owner_heaps() > 1;
     tc->tc_cap_bytes = h->hp_depot.dp_mag_base_bytes;
     tc->tc_ticks = h->hp_policy.po_tick_events;
     tc->tc_next_gc = fly_now_ms() + h->hp_policy.po_gc_interval_ms;
@@ -382,9 +446,35 @@ static bool bin_setup_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 /* Bin c's loaded magazine is empty: it swaps with the previous one if that
  * holds rounds, or else trades with the depot (or is burst-filled).
  * Returns false when no memory can be had. */
+/* Whether every round of bin b's previous magazine is of tc's heap (one
+ * load per round: a heap's regions are its arena's). */
+static bool prev_all_own(const fly_tcache_t *tc, const fly_tcbin_t *b)
+{
+    void *const *objs = fly_tcbin_prev(b)->m_objs;
+    const fly_vmem_t *vm = tc->tc_heap->hp_vmem;
+    for (uint32_t i = 0, n = fly_tcbin_prev_rounds(b); i < n; i++)
+        if (fly_vmem_of(objs[i]) != vm)
+            return false;
+    return true;
+}
+
+/* The owner policy, before a swap: the previous magazine's rounds of
+ * other heaps go back to their zones (a lock per heap), its own are
+ * packed. */
+static void send_home(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
+{
+    if (prev_all_own(tc, b))
+        return;
+    void **objs = fly_tcbin_prev(b)->m_objs;
+    unsigned own = fly_slab_keep_own(&tc->tc_heap->hp_slab, c, objs, fly_tcbin_prev_rounds(b));
+    FLY_SET(b->tb_ftop, objs + own);
+}
+
 static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
     FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) == 0);
+    if (tc->tc_send_home && fly_tcbin_prev_rounds(b))
+        send_home(tc, b, c);
     if (fly_tcbin_prev_rounds(b)) {
         fly_tcbin_swap(tc, b, c);
         FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) != 0 && fly_tcbin_prev_rounds(b) == 0);
@@ -405,7 +495,10 @@ static bool bin_refill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 static void bin_spill_os(fly_tcache_t *tc, fly_tcbin_t *b, unsigned c)
 {
     FLY_ASSERT(b->tb_ftop >= b->tb_flimit);
-    if (fly_tcache_loaded_rounds(tc, c) == 0) {
+    /* The owner policy keeps a full magazine for its mallocs only if it is
+     * all its own; otherwise the depot sends it, or its foreign rounds,
+     * home (a magazine wholly of one heap goes to that heap's depot). */
+    if (fly_tcache_loaded_rounds(tc, c) == 0 && (!tc->tc_send_home || prev_all_own(tc, b))) {
         fly_tcbin_swap(tc, b, c);
         FLY_ASSERT(fly_tcache_loaded_rounds(tc, c) >= b->tb_cap && fly_tcbin_prev_rounds(b) == 0);
         BIN_CHECK(tc, c);
@@ -444,8 +537,13 @@ static fly_tcache_t *tcache_for_os(unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
     if (fly_unlikely(tc->tc_state != FLY_TC_LIVE)) {
-        if (tc->tc_state == FLY_TC_DEAD ||
-            (tc = tcache_create_os(fly_node_home_heap_os(tc->tc_heap))) == NULL)
+        if (tc->tc_state == FLY_TC_DEAD)
+            return NULL;
+        uint32_t slot;
+        fly_heap_t *h = home_heap_os(tc->tc_heap, &slot);
+        tc = tcache_create_os(h);
+        owner_settled(slot);
+        if (tc == NULL)
             return NULL;
     }
     fly_tcbin_t *b = &tc->tc_bins[c];
@@ -861,6 +959,7 @@ void fly_tcache_unlock_all(bool child)
         return;
     }
     fly_lock_reinit(&tc_registry_lock);
+    memset(owner_pending, 0, sizeof(owner_pending));    /* their threads are gone */
     fly_tcache_t *self = fly_tc, *tc = tc_live;
     while (tc) {
         fly_tcache_t *next = tc->tc_next;

@@ -93,7 +93,8 @@ typedef struct fly_tcache {
                                           * bin's offset is its page class times 64 */
     int64_t tc_ticks;              /* mallocs (and frees, a magazine at a time) until the next tick */
     uint32_t tc_state;
-    uint32_t tc_pad;
+    uint32_t tc_send_home;         /* the owner policy: a magazine's rounds of other heaps go
+                                    * back to them before malloc takes it (tcache.c) */
     uint64_t tc_next_gc;           /* ms */
     struct fly_tcache *tc_next, *tc_prev;   /* registry, under the registry lock */
     fly_heap_t *tc_heap;           /* where the magazines come from and go */

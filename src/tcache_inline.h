@@ -44,13 +44,14 @@ void fly_free_bin_slow_os(void *p, const fly_tcbin_t *b, const char *fname);
 /* The commonest miss by far is a swap (one per magazine of mallocs), which
  * leaves the thread's cache alone, so malloc's miss does it inline, before
  * and without the general slow path's checks.  It can when the previous
- * magazine holds rounds and no tick is due; a bin not set up and every bin
- * of the static caches (not initialized, tracing, exiting) have no
- * previous rounds, so those always take the general path. */
+ * magazine holds rounds, no tick is due and the thread does not send
+ * other heaps' rounds home first (the owner policy); a bin not set up and
+ * every bin of the static caches (not initialized, tracing, exiting) have
+ * no previous rounds, so those always take the general path. */
 FLY_INLINE bool fly_tcache_can_swap(unsigned c)
 {
     fly_tcache_t *tc = fly_tc;
-    return fly_tcbin_prev_rounds(&tc->tc_bins[c]) != 0 && tc->tc_ticks > 0;
+    return fly_tcbin_prev_rounds(&tc->tc_bins[c]) != 0 && tc->tc_ticks > 0 && !tc->tc_send_home;
 }
 
 /* Swaps bin c's magazines and pops (fly_tcache_can_swap said it can). */
