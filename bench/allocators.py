@@ -128,7 +128,8 @@ def resolve(names, so_specs=()):
         if ":" in name:
             # flymalloc:POLICY, flymalloc under one of its policies, and/or
             # settings: flymalloc:numa=local+numa_topology=0/1 sets
-            # FLYMALLOC_NUMA and FLYMALLOC_NUMA_TOPOLOGY ('+' between items)
+            # FLYMALLOC_NUMA and FLYMALLOC_NUMA_TOPOLOGY ('+' between items);
+            # NAME:POLICY likewise for a flymalloc build given as --so NAME=PATH
             base, spec = name.split(":", 1)
             found, lost = resolve([base], so_specs)
             env = {}
@@ -138,8 +139,8 @@ def resolve(names, so_specs=()):
                     env["FLYMALLOC_" + key.upper()] = value
                 elif item:
                     env["FLYMALLOC_POLICY"] = item
-            if base != "flymalloc" or not env:
-                missing.append((name, "only flymalloc takes a policy or settings (flymalloc:NAME, flymalloc:setting=value+...)"))
+            if (base != "flymalloc" and base not in extra) or not env:
+                missing.append((name, "only flymalloc (or a build of it given with --so) takes a policy or settings (flymalloc:NAME, flymalloc:setting=value+...)"))
             elif lost:
                 missing.append((name, lost[0][1]))
             else:

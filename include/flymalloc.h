@@ -84,7 +84,7 @@ typedef struct fly_stats {
     uint64_t st_zones;
     uint64_t st_coalesces;     /* vmem spans merged with a free neighbour */
     uint64_t st_purges;        /* madvise runs made by decay */
-    uint64_t st_purged_bytes;
+    uint64_t st_purged_bytes;  /* by decay, and by sparse zones where the policy asks */
     uint64_t st_mmap_calls, st_mmap_bytes;
     uint64_t st_munmap_calls, st_munmap_bytes;
     uint64_t st_madvise_calls, st_madvise_bytes;

@@ -57,10 +57,13 @@ FLY_NOINLINE void *fly_malloc_miss_os(size_t size, unsigned c)
     return fly_tcache_malloc_slow_os(size, c);
 }
 
-/* A large block from the calling thread's heap, through its cache. */
+/* A large block from the calling thread's heap, through its cache; the
+ * heap's sparse zones may give pages back first. */
 static void *large_alloc_os(size_t size, size_t align, bool zero)
 {
-    return fly_large_alloc_os(fly_tcache_home_heap_os()->hp_vmem, fly_tcache_lcache(), size, align, zero);
+    fly_heap_t *h = fly_tcache_home_heap_os();
+    fly_slab_make_room_os(&h->hp_slab);
+    return fly_large_alloc_os(h->hp_vmem, fly_tcache_lcache(), size, align, zero);
 }
 
 /* A huge block, placed as the thread's heap's regions are (node.h). */

@@ -41,7 +41,7 @@ static void heap_setup(fly_heap_t *h, fly_vmem_t *vm, const fly_policy_t *po)
     h->hp_vmem = vm;
     h->hp_node = -1;
     fly_vmem_init(vm, h, po->po_decay_ms, heap_import_hook);
-    fly_slab_init(&h->hp_slab, vm, po->po_engine == FLY_ENGINE_BUMP);
+    fly_slab_init(&h->hp_slab, vm, po->po_engine == FLY_ENGINE_BUMP, po->po_zone_purge_pages);
     fly_depot_init(&h->hp_depot, &h->hp_slab, po);
     h->hp_tcache_budget = po->po_tcache_bytes;
 }

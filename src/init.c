@@ -79,6 +79,7 @@ void fly_init(void)
     if (fly_settings.se_secure) {
         po.po_engine = FLY_ENGINE_SLAB;     /* every small block in a zone slot (secure.c) */
         po.po_owner_heaps = 0;              /* its caches are swapped in and out (secure.c) */
+        po.po_zone_purge_pages = 0;         /* a purge would erase a write after free unseen */
         fly_vmem_guard_regions();
         fly_secure_init();
     }

@@ -37,6 +37,8 @@ typedef struct fly_policy {
     uint32_t po_owner_heaps;              /* above 1: each thread a heap of its own, up to
                                            * this many, and what another thread frees goes
                                            * back to its heap (the owner policy) */
+    uint32_t po_zone_purge_pages;         /* nonzero: sparse zones give free pages back
+                                           * each time the arena grows by this many (slab.c) */
 } fly_policy_t;
 
 /* Engines: the slab zones under magazines, or the bump engine (bump.h),

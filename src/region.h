@@ -75,6 +75,7 @@ typedef struct fly_zone {
     uint16_t z_hint;                    /* first freemap word that may be nonzero */
     uint16_t z_open_pages;              /* pages with their page class set and slots marked */
     uint16_t z_open_slots;              /* slots that start in those pages */
+    uint64_t z_closed;                  /* open pages purged since, closed again (page i: bit i) */
     uint64_t z_freemap[FLY_ZONE_MAX_OBJS / 64];  /* 1 = free object */
 } fly_zone_t;
 

@@ -55,6 +55,7 @@ void fly_policy_defaults(fly_policy_t *po)
     po->po_engine = FLY_ENGINE_SLAB;
     po->po_bump_free_permille = 500;
     po->po_owner_heaps = 0;
+    po->po_zone_purge_pages = 0;
 }
 
 static unsigned smallest_class(const fly_policy_t *po, size_t size)

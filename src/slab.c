@@ -25,6 +25,16 @@
  * pushed at the head, so fills reuse recently freed, cache-warm objects and
  * zones that only lose objects drain and empty.
  *
+ * A phase that frees most objects of some classes and then allocates
+ * others leaves sparse zones the new classes cannot use.  Where the
+ * policy asks for it (compact), when the heap is about to take new memory
+ * while its zones hold much free space, a pass purges the pages of sparse
+ * zones whose every slot is free and closes them again: the class byte
+ * goes back to none (so a free into them is refused, as in a page never
+ * opened) and the free marks are written anew when a fill reaches them.
+ * The slots on those pages are taken out of the free map while the purge
+ * runs unlocked, so no fill hands them out under it.
+ *
  * Several heaps each own a slab, and a thread may free another heap's
  * object into its own cache.  Each zone names its slab (z_slab), so
  * whenever objects leave a cache for the zones, those of other slabs go
@@ -36,6 +46,7 @@
 #include "random.h"
 #include "bump.h"
 #include "freemark.h"
+#include "os.h"
 #include "usage.h"
 #include "vmem.h"
 #include <string.h>
@@ -43,10 +54,11 @@
 /* Slabs made so far (atomic): above one, cached objects may be foreign. */
 static uint32_t slab_count;
 
-void fly_slab_init(fly_slab_t *sl, fly_vmem_t *vm, bool bump)
+void fly_slab_init(fly_slab_t *sl, fly_vmem_t *vm, bool bump, uint32_t pass_growth)
 {
     memset(sl, 0, sizeof(*sl));
     sl->sl_bump = bump;
+    sl->sl_pass_growth = pass_growth;
     for (unsigned c = 0; c <= FLY_MAX_CLASSES; c++)
         sl->sl_class[c].sc_lock = (fly_lock_t)FLY_LOCK_INITIALIZER;
     sl->sl_vmem = vm;
@@ -102,6 +114,7 @@ static fly_zone_t *zone_create_os(fly_slab_t *sl, unsigned c, bool open_whole)
     z->z_nfree = (uint16_t)cl->cl_nobjs;
     z->z_hint = 0;
     z->z_open_pages = z->z_open_slots = 0;
+    z->z_closed = 0;
     uint32_t full_words = cl->cl_nobjs / 64, rest = cl->cl_nobjs % 64;
     memset(z->z_freemap, 0xff, full_words * sizeof(uint64_t));
     memset(z->z_freemap + full_words, 0,
@@ -139,6 +152,40 @@ static void zone_open(fly_zone_t *z, char *base, unsigned c, uint32_t idx)
     z->z_open_slots = (uint16_t)end;
 }
 
+/* Pages first..last of a zone as a mask (at most 64 pages are tracked). */
+static uint64_t page_mask(uint32_t first, uint32_t last)
+{
+    if (first >= 64)
+        return 0;
+    if (last >= 63)
+        return ~0ull << first;
+    return ((2ull << last) - 1) & (~0ull << first);
+}
+
+/* Slot idx is being handed out: opens again the closed pages it covers,
+ * marking the slots that start in them (all free: a fill takes none
+ * without coming here first). */
+static void reopen_pages(fly_slab_t *sl, fly_zone_t *z, char *base, unsigned c, uint32_t idx)
+{
+    const fly_class_t *cl = &fly_classes[c];
+    uint64_t start = (uint64_t)idx * cl->cl_size;
+    uint64_t pages = z->z_closed & page_mask((uint32_t)(start >> FLY_PAGE_SHIFT),
+                                             (uint32_t)((start + cl->cl_size - 1) >> FLY_PAGE_SHIFT));
+    uint8_t *pageclass = &fly_region_of(base)->r_pageclass[fly_page_index(base)];
+    while (pages) {
+        uint32_t pg = (uint32_t)__builtin_ctzll(pages);
+        pages &= pages - 1;
+        uint64_t from = ((uint64_t)pg << FLY_PAGE_SHIFT) + cl->cl_size - 1;
+        for (uint32_t i = (uint32_t)(from / cl->cl_size);
+             i < cl->cl_nobjs && ((uint64_t)i * cl->cl_size >> FLY_PAGE_SHIFT) == pg; i++)
+            fly_block_mark(base + (size_t)i * cl->cl_size);
+        pageclass[pg] = (uint8_t)c;
+        z->z_closed &= ~(1ull << pg);
+        sl->sl_class[c].sc_reopened++;
+        __atomic_fetch_sub(&sl->sl_closed_bytes, (int64_t)FLY_PAGE, __ATOMIC_RELAXED);
+    }
+}
+
 void fly_slab_release(fly_zone_t *empty)
 {
     while (empty) {
@@ -147,8 +194,15 @@ void fly_slab_release(fly_zone_t *empty)
         const fly_class_t *cl = &fly_classes[empty->z_class];
         size_t pages = cl->cl_zone_size >> FLY_PAGE_SHIFT;
         memset(&fly_region_of(base)->r_pageclass[fly_page_index(base)], FLY_PC_NONE, pages);
+        fly_slab_t *sl = empty->z_slab;
+        if (sl->sl_pass_growth)
+            __atomic_fetch_sub(&sl->sl_free_bytes, (int64_t)cl->cl_nobjs * cl->cl_size, __ATOMIC_RELAXED);
+        if (empty->z_closed)
+            __atomic_fetch_sub(&sl->sl_closed_bytes,
+                               (int64_t)__builtin_popcountll(empty->z_closed) << FLY_PAGE_SHIFT,
+                               __ATOMIC_RELAXED);
         empty->z_class = 0;          /* fly_slab_valid: no object of a released zone is valid */
-        fly_vmem_free(empty->z_slab->sl_vmem, base, pages);
+        fly_vmem_free(sl->sl_vmem, base, pages);
         empty = next;
     }
 }
@@ -195,6 +249,8 @@ unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned w
                 uint32_t idx = w * 64 + bit;
                 if (fly_unlikely(idx >= z->z_open_slots))
                     zone_open(z, base, c, idx);
+                else if (fly_unlikely(z->z_closed))
+                    reopen_pages(sl, z, base, c, idx);
                 dst[got++] = base + (size_t)idx * size;
                 z->z_nfree--;
             } while (bits && got < want);
@@ -207,8 +263,228 @@ unsigned fly_slab_take_locked(fly_slab_t *sl, unsigned c, void **dst, unsigned w
     if (fly_unlikely(fly_slab_secure))
         shuffle(dst, got);
     sc->sc_objs_out += got;
+    if (sl->sl_pass_growth)
+        __atomic_fetch_sub(&sl->sl_free_bytes, (int64_t)got * size, __ATOMIC_RELAXED);
     fly_usage_note((int64_t)got * size);
     return got;
+}
+
+/* ---- sparse zones: purging their free pages ---- */
+
+/* A pass runs, where the policy asks for passes (po_zone_purge_pages),
+ * when the heap is about to take memory (a zone, or a large block), its
+ * arena has handed out that many pages of new resident memory since the
+ * last pass (pages that were cold or never used: recycled dirty pages do
+ * not count, so a heap in steady churn runs none), and the zones' free
+ * slots outside closed pages come to at least PASS_MIN_FREE.  A pass
+ * closes pages in zones at least (PASS_DENSITY-1)/PASS_DENSITY free, up to
+ * PASS_ZONES zones per class, each class in one batch with one purge per
+ * run of pages. */
+#define PASS_MIN_FREE    ((int64_t)1 << 20)
+#define PASS_DENSITY     4
+#define PASS_ZONES       FLY_PASS_ZONES
+#define PASS_MAX_BACKOFF 63
+
+/* The bits of map word w that lie in lo..hi. */
+static uint64_t word_mask(uint32_t w, uint32_t lo, uint32_t hi)
+{
+    uint64_t m = ~0ull;
+    if (w == lo / 64)
+        m &= ~0ull << (lo % 64);
+    if (w == hi / 64)
+        m &= ~0ull >> (63 - hi % 64);
+    return m;
+}
+
+/* Sets (or clears) the bits lo..hi of map; returns how many changed. */
+static uint32_t bits_change(uint64_t *map, uint32_t lo, uint32_t hi, bool set)
+{
+    uint32_t changed = 0;
+    for (uint32_t w = lo / 64; w <= hi / 64; w++) {
+        uint64_t m = word_mask(w, lo, hi), old = map[w];
+        map[w] = set ? old | m : old & ~m;
+        changed += (uint32_t)__builtin_popcountll((old ^ map[w]) & m);
+    }
+    return changed;
+}
+
+/* Whether bits lo..hi of map are all set. */
+static bool bits_all_set(const uint64_t *map, uint32_t lo, uint32_t hi)
+{
+    for (uint32_t w = lo / 64; w <= hi / 64; w++) {
+        uint64_t m = word_mask(w, lo, hi);
+        if ((map[w] & m) != m)
+            return false;
+    }
+    return true;
+}
+
+/* The slots that overlap page pg of a zone of class cl: lo..hi; false if
+ * none (a page of the zone's unused tail). */
+static bool page_slots(const fly_class_t *cl, uint32_t pg, uint32_t *lo, uint32_t *hi)
+{
+    uint64_t first = ((uint64_t)pg << FLY_PAGE_SHIFT) / cl->cl_size;
+    uint64_t last = (((uint64_t)(pg + 1) << FLY_PAGE_SHIFT) - 1) / cl->cl_size;
+    if (first >= cl->cl_nobjs)
+        return false;
+    *lo = (uint32_t)first;
+    *hi = (uint32_t)FLY_MIN(last, (uint64_t)cl->cl_nobjs - 1);
+    return true;
+}
+
+/* Open pages of z, not closed yet, whose every slot is free. */
+static uint64_t free_pages(const fly_zone_t *z, const fly_class_t *cl)
+{
+    uint64_t pages = 0;
+    uint32_t open = FLY_MIN((uint32_t)z->z_open_pages, 64u);
+    for (uint32_t pg = 0; pg < open; pg++) {
+        uint32_t lo, hi;
+        if (!((z->z_closed >> pg) & 1) && page_slots(cl, pg, &lo, &hi) &&
+            bits_all_set(z->z_freemap, lo, hi))
+            pages |= 1ull << pg;
+    }
+    return pages;
+}
+
+/* Takes (or gives back) the free map's bits of every slot that overlaps
+ * the pages; returns how many. */
+static uint32_t hold_slots(fly_zone_t *z, const fly_class_t *cl, uint64_t pages, bool give_back)
+{
+    uint32_t n = 0;
+    while (pages) {
+        uint32_t pg = (uint32_t)__builtin_ctzll(pages), lo, hi;
+        pages &= pages - 1;
+        if (page_slots(cl, pg, &lo, &hi))
+            n += bits_change(z->z_freemap, lo, hi, give_back);
+    }
+    return n;
+}
+
+/* Whether class c sits this pass out: a class whose fills reopened half
+ * the pages its last pass closed reuses its free space itself, so purging
+ * it only costs page faults; it waits 1, 3, 7 ... passes (up to
+ * PASS_MAX_BACKOFF), and a pass that pays resets the wait.  Class lock
+ * held. */
+static bool pass_skips(fly_slab_class_t *sc)
+{
+    if (sc->sc_pass_skip) {
+        sc->sc_pass_skip--;
+        return true;
+    }
+    bool wasted = sc->sc_closed_last && sc->sc_reopened * 2 >= sc->sc_closed_last;
+    sc->sc_closed_last = sc->sc_reopened = 0;
+    if (!wasted) {
+        sc->sc_pass_backoff = 0;
+        return false;
+    }
+    sc->sc_pass_backoff = (uint16_t)FLY_MIN(sc->sc_pass_backoff * 2u + 1, PASS_MAX_BACKOFF);
+    sc->sc_pass_skip = sc->sc_pass_backoff;
+    return true;
+}
+
+/* Gives the batch's held slots back to their zones (class lock held);
+ * zones that become empty are chained on *empty. */
+static void batch_return_locked(fly_slab_t *sl, fly_zone_t **empty)
+{
+    unsigned c = sl->sl_batch_class;
+    fly_slab_class_t *sc = &sl->sl_class[c];
+    for (unsigned i = 0; i < sl->sl_batch_n; i++) {
+        fly_zone_t *z = sl->sl_batch[i].cz_zone;
+        uint32_t back = hold_slots(z, &fly_classes[c], sl->sl_batch[i].cz_pages, true);
+        if (z->z_nfree == 0 && back)
+            partial_push(sc, z);
+        z->z_nfree = (uint16_t)(z->z_nfree + back);
+        z->z_hint = 0;
+        if (z->z_nfree == z->z_nobjs && empty) {
+            partial_unlink(sc, z);
+            sc->sc_nzones--;
+            sc->sc_zone_releases++;
+            z->z_next = *empty;
+            *empty = z;
+        }
+    }
+    sl->sl_batch_n = 0;
+}
+
+/* Purges the free pages of up to PASS_ZONES sparse zones of class c. */
+static void purge_class_os(fly_slab_t *sl, unsigned c)
+{
+    fly_slab_class_t *sc = &sl->sl_class[c];
+    const fly_class_t *cl = &fly_classes[c];
+    fly_closing_t *batch = sl->sl_batch;
+    unsigned n = 0;
+    fly_lock(&sc->sc_lock);
+    if (pass_skips(sc)) {
+        fly_unlock(&sc->sc_lock);
+        return;
+    }
+    /* The head is the zone fills take from now: left alone. */
+    fly_zone_t *z = sc->sc_partial ? sc->sc_partial->z_next : NULL;
+    while (z && n < PASS_ZONES) {
+        fly_zone_t *next = z->z_next;
+        uint64_t pages = (uint32_t)z->z_nfree * PASS_DENSITY >= z->z_nobjs ? free_pages(z, cl) : 0;
+        if (pages) {
+            uint8_t *pageclass = &fly_region_of(z)->r_pageclass[fly_page_index(zone_base(z))];
+            for (uint64_t m = pages; m; m &= m - 1)
+                pageclass[__builtin_ctzll(m)] = FLY_PC_NONE;
+            z->z_closed |= pages;
+            sc->sc_closed_last += (uint32_t)__builtin_popcountll(pages);
+            z->z_nfree = (uint16_t)(z->z_nfree - hold_slots(z, cl, pages, false));
+            if (z->z_nfree == 0)
+                partial_unlink(sc, z);
+            batch[n++] = (fly_closing_t){ z, pages };
+        }
+        z = next;
+    }
+    sl->sl_batch_class = c;
+    sl->sl_batch_n = n;
+    fly_unlock(&sc->sc_lock);
+    if (n == 0)
+        return;
+    uint64_t purged = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char *base = zone_base(batch[i].cz_zone);
+        uint64_t pages = batch[i].cz_pages;
+        purged += (uint64_t)__builtin_popcountll(pages);
+        while (pages) {
+            uint32_t first = (uint32_t)__builtin_ctzll(pages);
+            uint32_t len = (uint32_t)__builtin_ctzll(~(pages >> first));
+            fly_os_purge(base + ((size_t)first << FLY_PAGE_SHIFT), (size_t)len << FLY_PAGE_SHIFT);
+            pages &= len + first >= 64 ? 0 : ~0ull << (first + len);
+        }
+    }
+    __atomic_fetch_add(&sl->sl_closed_bytes, (int64_t)(purged << FLY_PAGE_SHIFT), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sl->sl_page_purges, purged, __ATOMIC_RELAXED);
+    fly_zone_t *empty = NULL;
+    fly_lock(&sc->sc_lock);
+    batch_return_locked(sl, &empty);
+    fly_unlock(&sc->sc_lock);
+    fly_slab_release(empty);
+}
+
+void fly_slab_make_room_os(fly_slab_t *sl)
+{
+    if (sl->sl_pass_growth == 0)
+        return;
+    uint64_t fresh = __atomic_load_n(&sl->sl_vmem->vm_fresh_pages, __ATOMIC_RELAXED);
+    if (fresh - __atomic_load_n(&sl->sl_fresh_seen, __ATOMIC_RELAXED) < sl->sl_pass_growth)
+        return;
+    int64_t free_bytes = __atomic_load_n(&sl->sl_free_bytes, __ATOMIC_RELAXED) -
+                         __atomic_load_n(&sl->sl_closed_bytes, __ATOMIC_RELAXED);
+    if (free_bytes < PASS_MIN_FREE || __atomic_exchange_n(&sl->sl_passing, 1, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_store_n(&sl->sl_fresh_seen, fresh, __ATOMIC_RELAXED);
+    for (unsigned c = 1; c <= fly_nclasses; c++)
+        purge_class_os(sl, c);
+    __atomic_store_n(&sl->sl_passing, 0, __ATOMIC_RELEASE);
+}
+
+/* Counts a zone of class c just made (class lock held). */
+static void zone_made(fly_slab_t *sl, unsigned c)
+{
+    const fly_class_t *cl = &fly_classes[c];
+    if (sl->sl_pass_growth)
+        __atomic_fetch_add(&sl->sl_free_bytes, (int64_t)cl->cl_nobjs * cl->cl_size, __ATOMIC_RELAXED);
 }
 
 unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
@@ -224,10 +500,12 @@ unsigned fly_slab_fill_os(fly_slab_t *sl, unsigned c, void **dst, unsigned want)
     while (got < want) {
         bool open_whole = sc->sc_nzones > 0;
         fly_unlock(&sc->sc_lock);
+        fly_slab_make_room_os(sl);
         fly_zone_t *z = zone_create_os(sl, c, open_whole);
         fly_lock(&sc->sc_lock);
         if (z == NULL)
             break;
+        zone_made(sl, c);
         sc->sc_nzones++;
         sc->sc_zone_creates++;
         partial_push(sc, z);
@@ -293,6 +571,8 @@ void fly_slab_put_locked(fly_slab_t *sl, unsigned c, void *const *objs, unsigned
         }
     }
     sc->sc_objs_out -= n;
+    if (sl->sl_pass_growth)
+        __atomic_fetch_add(&sl->sl_free_bytes, (int64_t)n * fly_classes[c].cl_size, __ATOMIC_RELAXED);
     fly_usage_note(-(int64_t)n * fly_classes[c].cl_size);
 }
 
@@ -411,5 +691,12 @@ void fly_slab_unlock_all(fly_slab_t *sl, bool child)
             fly_lock_reinit(&sl->sl_class[c].sc_lock);
         else
             fly_unlock(&sl->sl_class[c].sc_lock);
+    }
+    if (child && sl->sl_passing) {
+        /* The thread running a pass is not in the child: its held slots
+         * go back (their pages stay closed, as after any pass), an empty
+         * zone stays on the partial list. */
+        batch_return_locked(sl, NULL);
+        sl->sl_passing = 0;
     }
 }

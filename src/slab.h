@@ -21,7 +21,18 @@ typedef struct fly_slab_class {
     uint64_t sc_nzones;
     uint64_t sc_objs_out;        /* objects outside zones (caches + program) */
     uint64_t sc_zone_creates, sc_zone_releases, sc_bursts;
+    /* Sparse-zone passes (slab.c): pages the class's last pass closed, of
+     * them reopened since, and passes to sit out (and the next such wait). */
+    uint32_t sc_closed_last, sc_reopened;
+    uint16_t sc_pass_skip, sc_pass_backoff;
 } FLY_ALIGNED_CL fly_slab_class_t;
+
+/* A zone a sparse-zone pass is closing pages of (slab.c). */
+typedef struct fly_closing {
+    fly_zone_t *cz_zone;
+    uint64_t cz_pages;
+} fly_closing_t;
+#define FLY_PASS_ZONES 64
 
 typedef struct fly_slab {
     fly_slab_class_t sl_class[FLY_MAX_CLASSES + 1];
@@ -29,16 +40,30 @@ typedef struct fly_slab {
     bool sl_bump;                /* fills come from the bump engine until it spills */
     void *sl_depot;              /* the depot over this slab (set by the depot) */
     uint64_t sl_came_home;       /* objects sent back from other heaps' caches (atomic) */
+    /* Sparse-zone purging (atomic): free slot bytes in the zones, of them
+     * the bytes of closed pages, the arena's new pages at the last pass,
+     * whether a pass runs, and pages purged so far. */
+    int64_t sl_free_bytes;
+    int64_t sl_closed_bytes;
+    uint64_t sl_fresh_seen;
+    uint32_t sl_pass_growth;     /* new pages between passes; 0: no passes (fixed) */
+    uint32_t sl_passing;
+    /* The pass's batch, one class at a time, while its pages are purged
+     * (here, not on a stack, so that a fork child can give them back). */
+    uint32_t sl_batch_class, sl_batch_n;
+    fly_closing_t sl_batch[FLY_PASS_ZONES];
+    uint64_t sl_page_purges;
 } fly_slab_t;
 
 /* Makes sl empty, taking zones from vm, and filling from the bump engine
- * (bump.h) instead if bump.  Not thread-safe: before use. */
+ * (bump.h) instead if bump; sparse-zone passes run each time vm grows by
+ * pass_growth pages (0: never).  Not thread-safe: before use. */
 /* The secure mode (set once, at initialization): new zones are zeroed, so
  * a slot is all zero until handed out, and each fill hands its objects out
  * in random order. */
 extern bool fly_slab_secure;
 
-void fly_slab_init(fly_slab_t *sl, struct fly_vmem *vm, bool bump);
+void fly_slab_init(fly_slab_t *sl, struct fly_vmem *vm, bool bump, uint32_t pass_growth);
 /* Moves up to want free objects of class c into dst.  Takes the class lock
  * itself (dropping it to create zones); returns how many (0: out of memory).
  * A bump slab carves them instead (no lock), until the engine spills. */
@@ -64,6 +89,10 @@ unsigned fly_slab_keep_own(fly_slab_t *sl, unsigned c, void **objs, unsigned n);
  * sl, else NULL (with a single slab in the process nothing is looked at).
  * Panics on an object of no live zone of class c. */
 fly_slab_t *fly_slab_foreign_home(fly_slab_t *sl, unsigned c, void *const *objs, unsigned n);
+/* The heap is about to take memory (a zone or a large block): when its
+ * arena has been growing and its zones hold much free space, purges the
+ * pages of sparse zones whose every slot is free (slab.c).  No lock held. */
+void fly_slab_make_room_os(fly_slab_t *sl);
 /* Checks that p is the start of an object in a live zone of class c. */
 bool fly_slab_valid(const void *p, unsigned c);
 /* The slab whose zone holds p (p passed fly_slab_valid for some class). */

@@ -188,6 +188,9 @@ FLY_EXPORT int fly_stats_get(fly_stats_t *st, size_t size)
         st->st_cold_bytes += vs.vs_cold_bytes;
         st->st_purges += vs.vs_purges;
         st->st_purged_bytes += vs.vs_purged_bytes;
+        /* and the free pages sparse zones gave back (slab.c) */
+        st->st_purged_bytes += __atomic_load_n(&fly_heap_at(i)->hp_slab.sl_page_purges, __ATOMIC_RELAXED)
+                               << FLY_PAGE_SHIFT;
         st->st_coalesces += vs.vs_coalesces;
     }
     st->st_meta_bytes = fly_meta_bytes();

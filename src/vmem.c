@@ -256,6 +256,8 @@ void *fly_vmem_alloc_os(fly_vmem_t *vm, size_t npages, size_t align_pages, bool 
                 uint32_t head = find_in_region(r, si, n, a);
                 if (head != UINT32_MAX) {
                     void *p = carve(vm, r, si, head, n, a, zeroed);
+                    if (*zeroed)
+                        __atomic_fetch_add(&vm->vm_fresh_pages, n, __ATOMIC_RELAXED);
                     fly_unlock(&vm->vm_lock);
                     return p;
                 }

@@ -28,6 +28,7 @@ typedef struct fly_vmem {
     fly_region_t *vm_regions[FLY_VMEM_MAX_REGIONS];   /* sorted by address */
     uint64_t vm_dirty_pages, vm_cold_pages, vm_used_pages;
     uint64_t vm_purges, vm_purged_pages, vm_coalesces;
+    uint64_t vm_fresh_pages;           /* pages handed out that read as zero: new resident memory (atomic) */
     /* Read without the lock: */
     uint64_t vm_next_purge;            /* ms; no purge pass before this (atomic) */
     uint64_t vm_decay_ms;              /* idle time before a dirty span is purged (atomic) */
