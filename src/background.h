@@ -14,7 +14,13 @@ extern bool fly_background_wanted;
 /* Starts the thread if wanted (the allocator must be initialized and no
  * allocator lock held: pthread_create allocates). */
 void fly_background_start(void);
-/* fork: the child's thread is gone; the next slow path starts another. */
+/* fork: the child's thread is gone; if it was on, the next slow path
+ * starts another. */
 void fly_background_forked(void);
+/* fly_ctl("background.enable"): turns the thread's maintenance on (making
+ * the thread if the process has none; no allocator lock may be held) or
+ * off; and whether it is on. */
+void fly_background_enable(bool on);
+bool fly_background_enabled(void);
 
 #endif

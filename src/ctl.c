@@ -54,11 +54,16 @@
  *                                 its share when many threads have caches)
  *   thread.tcache.flush           action: the calling thread's caches go back
  *   arena.purge                   action: every idle page goes back to the OS
+ *   background.enable             uint64, read-write: 1 while the background
+ *                                 thread gives idle memory back (set by
+ *                                 FLYMALLOC_BACKGROUND=1 too); writing 1
+ *                                 starts it (background.c), 0 stops its work
  * Errors: ENOENT unknown name, EINVAL wrong size or value, EPERM a write
  * to a read-only name or a read of an action.
  */
 #include "flymalloc.h"
 #include "stats.h"
+#include "background.h"
 #include "config.h"
 #include "heap.h"
 #include "init.h"
@@ -238,6 +243,24 @@ static int ctl_option(fly_opt_t id, void *old, size_t *oldlen, const void *new_,
     return 0;
 }
 
+static int ctl_background(void *old, size_t *oldlen, const void *new_, size_t newlen)
+{
+    uint64_t v = 0, cur = fly_background_enabled();
+    if (new_) {
+        if (newlen != sizeof(v))
+            return EINVAL;
+        memcpy(&v, new_, sizeof(v));
+        if (v > 1)
+            return EINVAL;
+    }
+    int err = read_value(old, oldlen, &cur, sizeof(cur));
+    if (err)
+        return err;
+    if (new_)
+        fly_background_enable(v == 1);
+    return 0;
+}
+
 static int ctl_action(void (*action)(void), void *old, size_t *oldlen, const void *new_)
 {
     if (old || oldlen || new_)
@@ -393,5 +416,7 @@ FLY_EXPORT int fly_ctl(const char *name, void *old, size_t *oldlen, const void *
         return ctl_action(flush_thread_os, old, oldlen, new_);
     if (strcmp(name, "arena.purge") == 0)
         return ctl_action(purge_all_os, old, oldlen, new_);
+    if (strcmp(name, "background.enable") == 0)
+        return ctl_background(old, oldlen, new_, newlen);
     return ENOENT;
 }

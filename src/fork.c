@@ -43,8 +43,7 @@ void fly_postfork_parent(void)
 
 void fly_postfork_child(void)
 {
-    if (fly_settings.se_background)
-        fly_background_forked();
+    fly_background_forked();
     fly_meta_unlock_all(true);
     fly_bump_unlock_all(true);
     fly_heap_unlock_arenas(true);

@@ -9,12 +9,16 @@
  * OS (dirty bytes below 1 MiB, purged bytes up by at least 32 MiB), and
  * without it (the control) they are all still there.  A fork child of the
  * first process gets its own background thread and gives its memory back
- * too.
+ * too.  A third process, without the setting, turns the thread on with
+ * fly_ctl("background.enable") (which reads 0, then 1) and gives its
+ * memory back the same way; turned off again (reads 0), the next idle
+ * period gives nothing back, and neither does its fork child.
  * flytest: timeout=60
  */
 #include "check.h"
 #include "flymalloc.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,12 +79,60 @@ static int scenario(bool background)
     return 0;
 }
 
+static uint64_t background_enabled(void)
+{
+    uint64_t on = 2;
+    size_t len = sizeof on;
+    CHECK(fly_ctl("background.enable", &on, &len, NULL, 0) == 0 && len == sizeof on, "read background.enable");
+    return on;
+}
+
+static void background_set(uint64_t on)
+{
+    CHECK(fly_ctl("background.enable", NULL, NULL, &on, sizeof on) == 0, "write background.enable");
+}
+
+/* Turned on and off through fly_ctl. */
+static int ctl_scenario(void)
+{
+    uint64_t before, after, purged;
+    CHECK(background_enabled() == 0, "background.enable reads 1 without FLYMALLOC_BACKGROUND");
+    uint64_t bad = 2;
+    CHECK(fly_ctl("background.enable", NULL, NULL, &bad, sizeof bad) == EINVAL, "background.enable took 2");
+    background_set(1);
+    CHECK(background_enabled() == 1, "background.enable reads 0 after writing 1");
+    churn_and_idle(&before, &after, &purged);
+    t_log("ctl on: dirty %llu -> %llu bytes after 600 ms idle, %llu purged\n", (unsigned long long)before,
+          (unsigned long long)after, (unsigned long long)purged);
+    CHECK(after < (1u << 20) && purged >= (32u << 20), "turned on by fly_ctl, the thread gave back %llu bytes, "
+          "%llu stay dirty", (unsigned long long)purged, (unsigned long long)after);
+    background_set(0);
+    CHECK(background_enabled() == 0, "background.enable reads 1 after writing 0");
+    struct timespec settle = { 0, 100 * 1000000L };     /* a pass under way ends */
+    nanosleep(&settle, NULL);
+    churn_and_idle(&before, &after, &purged);
+    t_log("ctl off: dirty %llu -> %llu bytes after 600 ms idle, %llu purged\n", (unsigned long long)before,
+          (unsigned long long)after, (unsigned long long)purged);
+    CHECK(before >= (32u << 20) && after >= before && purged == 0,
+          "turned off by fly_ctl, memory still went back while idle (%llu bytes)", (unsigned long long)purged);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        churn_and_idle(&before, &after, &purged);
+        _exit(background_enabled() == 0 && purged == 0 ? 0 : 1);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "the fork child of a process that turned the thread off gave memory back while idle");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
-        return scenario(strcmp(argv[1], "background") == 0);
-    const char *modes[] = { "background", "control" };
-    for (int i = 0; i < 2; i++) {
+        return strcmp(argv[1], "ctl") == 0 ? ctl_scenario() : scenario(strcmp(argv[1], "background") == 0);
+    const char *modes[] = { "background", "control", "ctl" };
+    for (int i = 0; i < 3; i++) {
         pid_t pid = fork();
         CHECK(pid >= 0, "fork");
         if (pid == 0) {
