@@ -70,9 +70,10 @@ void fly_background_start(void)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 << 10);
-    if (pthread_create(&t, &attr, background_main_os, NULL) != 0)
+    if (pthread_create(&t, &attr, background_main_os, NULL) != 0) {
+        __atomic_store_n(&background_on, false, __ATOMIC_RELAXED);
         fly_warn("FLYMALLOC_BACKGROUND: cannot start the background thread; memory goes back from allocator calls only");
-    else
+    } else
         __atomic_store_n(&background_started, true, __ATOMIC_RELEASE);
     pthread_attr_destroy(&attr);
     __atomic_store_n(&background_starting, 0, __ATOMIC_RELEASE);
